@@ -1,0 +1,67 @@
+"""What a step returns: the observation, the reward breakdown and the step result.
+
+These are the public result types every transport serialises. The breakdown's components always
+appear in the same order and always add up to the reward (the total is computed as their sum).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+COMPONENT_NAMES = ("conflict", "task", "relationship", "shaping", "invalid_penalty", "idle_penalty")
+
+
+class RewardComponent(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    name: str
+    weight: float = Field(description="Multiplier applied to raw (1.0 for shaping and penalties).")
+    raw: float = Field(description="Unweighted change in this channel's potential (or the penalty).")
+    value: float = Field(description="weight * raw: this component's share of the reward.")
+    detail: str = ""
+
+
+class ExpectationResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    email_id: str
+    label: str
+    met: bool
+
+
+class RewardBreakdown(BaseModel):
+    components: list[RewardComponent]
+    total: float
+    expectations: list[ExpectationResult] = []
+
+    def as_dict(self) -> dict[str, float]:
+        return {c.name: c.value for c in self.components}
+
+
+class Observation(BaseModel):
+    """What the agent sees after reset or a step. `briefing` is the whole observation for an LLM;
+    the other fields repeat key facts in typed form for harnesses."""
+
+    task_id: str
+    episode_id: str
+    briefing: str
+    step: int = Field(description="Steps taken so far (0 after reset).")
+    steps_remaining: int
+    time: str = Field(description="Simulated time, ISO 8601.")
+    stress: int
+    step_ok: bool = True
+    error: str | None = None
+    reward: float = 0.0
+    breakdown: RewardBreakdown | None = None
+    done: bool = False
+
+
+class StepResult(BaseModel):
+    observation: Observation
+    reward: float
+    breakdown: RewardBreakdown | None
+    done: bool
+    info: dict[str, Any] = Field(
+        default_factory=dict,
+        description="changes (what the step changed), events (ids fired), rejected (shape error: no step taken), grade (when done).",
+    )
