@@ -17,7 +17,7 @@ Each model's docstring is its tool description; `TOOL_HINTS` carries MCP annotat
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -142,7 +142,7 @@ ACTION_TYPES: tuple[str, ...] = tuple(m.model_fields["action_type"].default for 
 MODEL_BY_TYPE: dict[str, type[_ActionBase]] = dict(zip(ACTION_TYPES, ACTION_MODELS))
 
 Action = Annotated[
-    Union[ReplyEmail, ArchiveEmail, RescheduleMeeting, CancelMeeting, CompleteTask, DelegateTask, SendMessage, DoNothing],
+    ReplyEmail | ArchiveEmail | RescheduleMeeting | CancelMeeting | CompleteTask | DelegateTask | SendMessage | DoNothing,
     Field(discriminator="action_type"),
 ]
 ACTION_ADAPTER: TypeAdapter[Any] = TypeAdapter(Action)
@@ -219,8 +219,8 @@ __all__ = [
     "CompleteTask",
     "DelegateTask",
     "DoNothing",
-    "RescheduleMeeting",
     "ReplyEmail",
+    "RescheduleMeeting",
     "SendMessage",
     "action_json_schema",
     "parse_action",

@@ -98,18 +98,7 @@ class DelegationReport(EventBase):
 
 
 ScenarioEvent = Annotated[
-    Union[
-        NewEmail,
-        NewMeeting,
-        NewTask,
-        MoveMeeting,
-        MoveDeadline,
-        SetChannel,
-        SetTone,
-        MoodShock,
-        SuppressReplyCredit,
-        RestoreReplyCredit,
-    ],
+    NewEmail | NewMeeting | NewTask | MoveMeeting | MoveDeadline | SetChannel | SetTone | MoodShock | SuppressReplyCredit | RestoreReplyCredit,
     Field(discriminator="kind"),
 ]
 

@@ -167,7 +167,7 @@ class Email(StrictModel):
     replied_at: datetime | None = None
     reply_quality: float | None = None
     leaked: bool = False
-    last_decay_at: datetime | None = None
+    decay_ticks: int = Field(default=0, ge=0, description="Mood drops its sender has suffered while it waited.")
 
 
 class Meeting(StrictModel):

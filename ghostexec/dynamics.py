@@ -1,0 +1,95 @@
+"""What time does to the office during one step's window (previous clock, new clock].
+
+In order: delegation reports come in; calendar items whose time came are attended or missed
+(a double-booking decided against the less important side); deadlines pass; critical and high
+mail left waiting wears down its sender's mood (waiting counts from arrival or from the
+scenario start, whichever is later). Every change goes through ghostexec.ops.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from .state import World
+from .timeline import due, fire
+from .world import PRIORITY_RANK, MeetingStatus, Outcome, Priority, TaskStatus
+
+PATIENCE = {Priority.critical: timedelta(minutes=60), Priority.high: timedelta(minutes=180)}
+MAX_DECAY_TICKS = 3
+
+
+def _rank(item, commitments) -> tuple:
+    # Higher importance wins; on a tie work wins over personal (the default failure of a busy day),
+    # then whichever started first.
+    return (-PRIORITY_RANK[item.importance], 1 if item.id in commitments else 0, item.start, item.id)
+
+
+def settle_calendar(w: World) -> None:
+    now = w.clock
+    commitments = w.commitments
+    live = [m for m in w.meetings.values() if m.status is not MeetingStatus.cancelled]
+    live.extend(commitments.values())
+    starting = sorted((i for i in live if i.outcome is None and i.start <= now), key=lambda i: (i.start, i.id))
+    if not starting:
+        return
+    ops = w.ops("world")
+    for x in starting:
+        rivals = [
+            y
+            for y in live
+            if y is not x and y.outcome is not Outcome.missed and y.start < x.end and x.start < y.end and y.end > x.start
+        ]
+        rivals = [y for y in rivals if not (y.id in commitments and x.id in commitments)]
+        if rivals and min([x, *rivals], key=lambda i: _rank(i, commitments)) is not x:
+            winner = min(rivals, key=lambda i: _rank(i, commitments))
+            ops.set_outcome(x, Outcome.missed, f"missed {x.id} \"{x.title}\" — you were in {winner.id} \"{winner.title}\"")
+            people = x.with_contacts if x.id in commitments else x.attendees
+            for cid in people:
+                c = w.contacts[cid]
+                ops.shift_mood(c, -2 if (c.vip or x.id in commitments) else -1, f"you missed {x.id}")
+                ops.owe_goodwill(c)
+        else:
+            x.outcome = Outcome.attended
+
+
+def pass_deadlines(w: World) -> None:
+    ops = None
+    for t in w.tasks.values():
+        if t.status is not TaskStatus.done and w.prev_clock < t.deadline <= w.clock:
+            ops = ops or w.ops("world")
+            ops.note("deadline", t.id, f"{t.id} \"{t.title}\" is now overdue (was due {t.deadline:%H:%M})")
+
+
+def wear_moods(w: World) -> None:
+    now = w.clock
+    ops = None
+    for e in w.emails.values():
+        patience = PATIENCE.get(e.priority)
+        if patience is None or e.replied or e.received_at is None or e.decay_ticks >= MAX_DECAY_TICKS:
+            continue
+        # Mail that arrived before the episode starts waiting when the executive's day begins.
+        ticks_due = min(MAX_DECAY_TICKS, int((now - max(e.received_at, w.scenario.start)) / patience))
+        while e.decay_ticks < ticks_due:
+            ops = ops or w.ops("world")
+            ops.decay_tick(e)
+            waited = int((now - e.received_at).total_seconds() // 60)
+            ops.shift_mood(w.contacts[e.sender], -1, f"{e.id} still unanswered after {waited} min")
+
+
+def advance(w: World) -> None:
+    """Move the clock one step and apply everything the agent's choices set in motion."""
+    w.prev_clock = w.clock
+    w.clock = w.clock + timedelta(minutes=w.scenario.minutes_per_step)
+    for ev in due(w, exogenous=False):
+        fire(w, ev)
+    settle_calendar(w)
+    pass_deadlines(w)
+    wear_moods(w)
+
+
+def fire_timeline(w: World) -> bool:
+    """Fire the scenario's own events that are due; True if any fired."""
+    events = due(w, exogenous=True)
+    for ev in events:
+        fire(w, ev)
+    return bool(events)

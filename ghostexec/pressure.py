@@ -1,0 +1,140 @@
+"""What is wrong right now: active conflicts, stress, and whether anything is urgent.
+
+All three are pure functions of the live world, recomputed after every step, so they go down
+the moment the agent relieves the pressure (unlike a stress level that only ever ratchets up).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from .state import World
+from .world import PRIORITY_RANK, Conflict, MeetingStatus, Priority, TaskStatus
+
+OVERLAP_WEIGHT = 0.6
+OVERLAP_CRITICAL_BONUS = 0.4
+PERSONAL_CLASH_WEIGHT = 1.5
+CRITICAL_MAIL_WEIGHT = 1.0
+CRITICAL_MAIL_VIP_BONUS = 0.5
+URGENT_HORIZON = timedelta(minutes=120)
+
+
+def calendar_items(w: World) -> list:
+    """Work meetings and personal commitments that still matter: not cancelled, not yet decided, not over."""
+    now = w.clock
+    items = [m for m in w.meetings.values() if m.status is not MeetingStatus.cancelled and m.outcome is None and m.end > now]
+    items.extend(c for c in w.commitments.values() if c.outcome is None and c.end > now)
+    items.sort(key=lambda x: (x.start, x.id))
+    return items
+
+
+def overlapping_pairs(items: list) -> list[tuple]:
+    """Pairs whose half-open intervals overlap (back-to-back is fine), by a sweep over start time."""
+    pairs = []
+    for i, a in enumerate(items):
+        for b in items[i + 1 :]:
+            if b.start >= a.end:
+                break
+            pairs.append((a, b))
+    return pairs
+
+
+def build_conflicts(w: World) -> list[Conflict]:
+    out: list[Conflict] = []
+    commitments = w.commitments
+    for a, b in overlapping_pairs(calendar_items(w)):
+        a_personal, b_personal = a.id in commitments, b.id in commitments
+        if a_personal and b_personal:
+            continue
+        lo, hi = (a, b) if a.id < b.id else (b, a)
+        start, end = max(a.start, b.start), min(a.end, b.end)
+        span = f"{start:%H:%M}–{end:%H:%M}"
+        if a_personal or b_personal:
+            personal, work = (a, b) if a_personal else (b, a)
+            out.append(
+                Conflict(
+                    id=f"clash:{lo.id}+{hi.id}",
+                    kind="personal_clash",
+                    items=(lo.id, hi.id),
+                    weight=PERSONAL_CLASH_WEIGHT,
+                    detail=f"personal \"{personal.title}\" ({personal.id}) clashes with work \"{work.title}\" ({work.id}) {span}",
+                )
+            )
+        else:
+            critical = a.importance is Priority.critical or b.importance is Priority.critical
+            out.append(
+                Conflict(
+                    id=f"overlap:{lo.id}+{hi.id}",
+                    kind="overlap",
+                    items=(lo.id, hi.id),
+                    weight=OVERLAP_WEIGHT + (OVERLAP_CRITICAL_BONUS if critical else 0.0),
+                    detail=f"\"{lo.title}\" ({lo.id}) overlaps \"{hi.title}\" ({hi.id}) {span}",
+                )
+            )
+    now = w.clock
+    for e in w.emails.values():
+        if e.priority is Priority.critical and not e.replied and e.received_at is not None and e.received_at <= now:
+            sender = w.contacts.get(e.sender)
+            vip = sender is not None and sender.vip
+            waited = int((now - e.received_at).total_seconds() // 60)
+            out.append(
+                Conflict(
+                    id=f"mail:{e.id}",
+                    kind="critical_unanswered",
+                    items=(e.id,),
+                    weight=CRITICAL_MAIL_WEIGHT + (CRITICAL_MAIL_VIP_BONUS if vip else 0.0),
+                    detail=f"critical email {e.id} from {sender.name if sender else e.sender} unanswered for {waited} min",
+                )
+            )
+    out.sort(key=lambda c: c.id)
+    return out
+
+
+def overdue_tasks(w: World) -> list:
+    now = w.clock
+    return [t for t in w.tasks.values() if t.status is not TaskStatus.done and t.deadline <= now]
+
+
+def back_to_back_runs(w: World) -> int:
+    """Chains of meetings with no gap in the next four hours (each join counts once)."""
+    horizon = w.clock + timedelta(hours=4)
+    items = [i for i in calendar_items(w) if i.start < horizon]
+    return sum(1 for a, b in zip(items, items[1:]) if b.start == a.end)
+
+
+def compute_stress(w: World, conflicts: list[Conflict]) -> int:
+    base = w.executive.base_stress
+    overlaps = sum(1 for c in conflicts if c.kind == "overlap")
+    clashes = sum(1 for c in conflicts if c.kind == "personal_clash")
+    mail = sum(1 for c in conflicts if c.kind == "critical_unanswered")
+    overdue = len(overdue_tasks(w))
+    missed = sum(1 for m in w.meetings.values() if m.outcome is not None and m.outcome.value == "missed")
+    missed += sum(1 for c in w.commitments.values() if c.outcome is not None and c.outcome.value == "missed")
+    level = base + 5 * overlaps + 8 * clashes + 4 * mail + 4 * overdue + 2 * back_to_back_runs(w) + 3 * missed
+    return max(0, min(100, level))
+
+
+def urgent_reasons(w: World) -> list[str]:
+    """Why doing nothing now would be neglect (empty list: nothing is urgent)."""
+    reasons = []
+    soon = w.clock + URGENT_HORIZON
+    for c in w.conflicts:
+        if c.kind == "critical_unanswered":
+            reasons.append(f"{c.items[0]} (critical mail) is unanswered")
+        else:
+            first = min((w.meetings.get(i) or w.commitments[i]).start for i in c.items)
+            if first <= soon:
+                reasons.append(f"{c.id} starts by {first:%H:%M}")
+    for t in overdue_tasks(w):
+        if t.status is not TaskStatus.delegated and PRIORITY_RANK[t.priority] >= PRIORITY_RANK[Priority.high]:
+            reasons.append(f"{t.id} is overdue")
+    return reasons
+
+
+def refresh(w: World) -> None:
+    """Rebuild the conflict list and stress from the live world; remember every conflict seen."""
+    w.conflicts = build_conflicts(w)
+    for c in w.conflicts:
+        if c.kind != "critical_unanswered" and c.id not in w.conflicts_seen:
+            w.conflicts_seen[c.id] = c.weight
+    w.executive.stress = compute_stress(w, w.conflicts)

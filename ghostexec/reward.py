@@ -1,0 +1,116 @@
+"""Dense, decomposed, non-farmable step reward.
+
+Each channel is the change in a *potential*: a function of the world state alone.
+
+    conflict      Φc = −(active conflict weights) − (missed obligations) − 3·(confidential leaks)
+    task          Φt = Σ priority weight × task value (done on time 1, late 0.6, delegated 0.4,
+                        in progress ½·share done, failed 0; −0.5 while overdue and not done)
+    relationship  Φr = Σ contact weight × (mood − neutral) / 3   (VIP 3, board/client/family/exec 2, else 1)
+    shaping       Φs = −stress / 500                                (so |shaping| ≤ 0.2)
+
+    reward = 0.35·ΔΦc + 0.30·ΔΦt + 0.35·ΔΦr + ΔΦs + invalid_penalty + idle_penalty
+
+Why potentials: any sequence of actions that brings the world back to the same state earns
+exactly the penalties it paid (≤ 0), re-doing a finished thing changes nothing so earns nothing,
+and the episode return telescopes to (final quality − initial quality − penalties).
+The step's "after" is taken once the clock-driven dynamics have run (deadlines passing, moods
+wearing down, delegation reports) but before the scenario's own events fire: a shock from outside
+is neither charged nor paid, while repairing it is paid, once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .content import ReplyReading
+from .results import ExpectationResult, RewardBreakdown, RewardComponent
+from .state import World
+from .world import MOOD_INDEX, NEUTRAL_INDEX, Outcome, Priority, Relationship, TaskStatus
+
+W_CONFLICT, W_TASK, W_RELATIONSHIP = 0.35, 0.30, 0.35
+INVALID_PENALTY = -0.30
+IDLE_PENALTY = -0.10
+STRESS_SCALE = 500.0
+LEAK_WEIGHT = 3.0
+
+TASK_WEIGHT = {Priority.low: 0.5, Priority.normal: 1.0, Priority.high: 1.5, Priority.critical: 2.5}
+MISSED_MEETING = {Priority.low: 1.0, Priority.normal: 1.5, Priority.high: 2.0, Priority.critical: 3.0}
+MISSED_COMMITMENT = {Priority.low: 2.0, Priority.normal: 3.0, Priority.high: 4.0, Priority.critical: 6.0}
+KEY_RELATIONSHIPS = {Relationship.board, Relationship.client, Relationship.family, Relationship.executive}
+
+
+def contact_weight(c) -> float:
+    return 3.0 if c.vip else 2.0 if c.relationship in KEY_RELATIONSHIPS else 1.0
+
+
+def task_value(t, now) -> float:
+    if t.status is TaskStatus.done:
+        return 1.0 if t.completed_at <= t.deadline else 0.6
+    base = 0.4 if t.status is TaskStatus.delegated else 0.5 * t.progress_minutes / t.effort_minutes
+    return base - (0.5 if t.deadline <= now else 0.0)
+
+
+@dataclass(frozen=True)
+class Potentials:
+    conflict: float
+    task: float
+    relationship: float
+    shaping: float
+
+
+def potentials(w: World) -> Potentials:
+    conflict = -sum(c.weight for c in w.conflicts)
+    for m in w.meetings.values():
+        if m.outcome is Outcome.missed:
+            conflict -= MISSED_MEETING[m.importance]
+    for c in w.commitments.values():
+        if c.outcome is Outcome.missed:
+            conflict -= MISSED_COMMITMENT[c.importance]
+    conflict -= LEAK_WEIGHT * sum(1 for e in w.emails.values() if e.leaked)
+    now = w.clock
+    task = sum(TASK_WEIGHT[t.priority] * task_value(t, now) for t in w.tasks.values())
+    relationship = sum(contact_weight(c) * (MOOD_INDEX[c.mood] - NEUTRAL_INDEX) for c in w.contacts.values()) / 3.0
+    return Potentials(conflict, task, relationship, -w.executive.stress / STRESS_SCALE)
+
+
+def breakdown(
+    before: Potentials,
+    after: Potentials,
+    *,
+    invalid: bool,
+    idle_reasons: list[str],
+    reading: ReplyReading | None,
+    email_id: str | None,
+    error: str | None,
+) -> RewardBreakdown:
+    dc = after.conflict - before.conflict
+    dt = after.task - before.task
+    dr = after.relationship - before.relationship
+    ds = after.shaping - before.shaping
+    comps = [
+        RewardComponent(name="conflict", weight=W_CONFLICT, raw=dc, value=W_CONFLICT * dc, detail="Δ conflicts, missed obligations, leaks"),
+        RewardComponent(name="task", weight=W_TASK, raw=dt, value=W_TASK * dt, detail="Δ task progress and overdue work"),
+        RewardComponent(name="relationship", weight=W_RELATIONSHIP, raw=dr, value=W_RELATIONSHIP * dr, detail="Δ weighted moods"),
+        RewardComponent(name="shaping", weight=1.0, raw=ds, value=ds, detail="Δ(−stress/500), bounded by ±0.2"),
+        RewardComponent(
+            name="invalid_penalty",
+            weight=1.0,
+            raw=INVALID_PENALTY if invalid else 0.0,
+            value=INVALID_PENALTY if invalid else 0.0,
+            detail=error or "",
+        ),
+        RewardComponent(
+            name="idle_penalty",
+            weight=1.0,
+            raw=IDLE_PENALTY if idle_reasons else 0.0,
+            value=IDLE_PENALTY if idle_reasons else 0.0,
+            detail="; ".join(idle_reasons[:4]),
+        ),
+    ]
+    total = 0.0
+    for c in comps:
+        total += c.value
+    expectations = []
+    if reading is not None and email_id is not None:
+        expectations = [ExpectationResult(email_id=email_id, label=label, met=ok) for label, ok in reading.met]
+    return RewardBreakdown(components=comps, total=total, expectations=expectations)

@@ -1,0 +1,190 @@
+"""The live episode: a mutable World built from a scenario, and its exported snapshot.
+
+`World` is a plain container (entities are the pydantic models from ghostexec.world, mutated in
+place through ghostexec.ops). Reset copies each entity shallowly from the cached scenario, which
+is safe because every collection field on an entity is an immutable tuple.
+
+`WorldState` is what `Simulation.state()` returns: the whole visible world as one pydantic model.
+Future timeline events are deliberately not in it (agents can read state over OpenEnv's /ws), but
+they are part of `state_hash()`, which covers everything that decides the future.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import random
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+
+from .events import AnyEvent
+from .ops import Change, Ops
+from .scenario import Scenario
+from .world import MOOD_INDEX, MOOD_LADDER, Commitment, Conflict, Contact, Email, Executive, Meeting, Task
+
+
+class PendingEvent:
+    """A timeline entry with its resolved firing time (jitter applied) and a tie-breaking order."""
+
+    __slots__ = ("event", "fire_at", "order")
+
+    def __init__(self, fire_at: datetime, order: int, event: AnyEvent):
+        self.fire_at = fire_at
+        self.order = order
+        self.event = event
+
+
+class World:
+    __slots__ = (
+        "_seq",
+        "clock",
+        "commitments",
+        "conflicts",
+        "conflicts_seen",
+        "contacts",
+        "counters",
+        "emails",
+        "episode_id",
+        "executive",
+        "fired",
+        "last_error",
+        "last_step_changes",
+        "log",
+        "meetings",
+        "mood_start",
+        "pending",
+        "prev_clock",
+        "rng",
+        "scenario",
+        "seed",
+        "step",
+        "tasks",
+    )
+
+    def __init__(self, scenario: Scenario, seed: int, episode_id: str):
+        self.scenario = scenario
+        self.seed = seed
+        self.episode_id = episode_id
+        self.rng = random.Random(seed)
+        self.clock: datetime = scenario.start
+        self.prev_clock: datetime = scenario.start
+        self.step = 0
+        cp = copy.copy
+        self.contacts: dict[str, Contact] = {c.id: cp(c) for c in scenario.contacts}
+        self.emails: dict[str, Email] = {e.id: cp(e) for e in scenario.emails}
+        self.meetings: dict[str, Meeting] = {m.id: cp(m) for m in scenario.meetings}
+        self.tasks: dict[str, Task] = {t.id: cp(t) for t in scenario.tasks}
+        self.executive: Executive = cp(scenario.executive)
+        self.commitments: dict[str, Commitment] = {c.id: cp(c) for c in scenario.executive.personal_commitments}
+        self.executive.personal_commitments = list(self.commitments.values())
+        self.log: list[Change] = []
+        self.last_step_changes: list[Change] = []
+        self.last_error: str | None = None
+        self.conflicts: list[Conflict] = []
+        self.conflicts_seen: dict[str, float] = {}
+        self.fired: list[str] = []
+        self.counters = {"invalid": 0, "idle_urgent": 0, "rejected": 0, "messages": 0, "spam": 0}
+        self._seq = 0
+        # Seeded variation: start moods of contacts that declare jitter, then event timing jitter.
+        for c in self.contacts.values():
+            if c.mood_jitter:
+                shift = self.rng.randint(-c.mood_jitter, c.mood_jitter)
+                c.mood = MOOD_LADDER[min(max(MOOD_INDEX[c.mood] + shift, 0), len(MOOD_LADDER) - 1)]
+        self.mood_start = {cid: c.mood for cid, c in self.contacts.items()}
+        self.pending: list[PendingEvent] = []
+        step_delta = timedelta(minutes=scenario.minutes_per_step)
+        for ev in scenario.events:
+            fire_at = ev.at if ev.at is not None else scenario.start + step_delta * ev.after_step
+            if ev.jitter_steps:
+                fire_at += step_delta * self.rng.randint(0, ev.jitter_steps)
+            self.schedule(fire_at, ev)
+
+    def ops(self, actor: str) -> Ops:
+        return Ops(self, actor)
+
+    def schedule(self, fire_at: datetime, event: AnyEvent) -> None:
+        self._seq += 1
+        self.pending.append(PendingEvent(fire_at, self._seq, event))
+        self.pending.sort(key=lambda p: (p.fire_at, p.order))
+
+    @property
+    def steps_remaining(self) -> int:
+        return self.scenario.step_budget - self.step
+
+    @property
+    def done(self) -> bool:
+        return self.step >= self.scenario.step_budget
+
+    def visible_emails(self) -> list[Email]:
+        return [e for e in self.emails.values() if e.received_at is not None and e.received_at <= self.clock]
+
+
+class LogEntry(BaseModel):
+    time: datetime
+    actor: str
+    kind: str
+    target: str
+    text: str
+
+
+class WorldState(BaseModel):
+    """Everything an observer may know about the episode right now."""
+
+    task_id: str
+    episode_id: str
+    seed: int
+    step: int
+    step_budget: int
+    steps_remaining: int
+    minutes_per_step: int
+    start: datetime
+    clock: datetime
+    done: bool
+    executive: Executive
+    contacts: list[Contact]
+    emails: list[Email]
+    meetings: list[Meeting]
+    tasks: list[Task]
+    conflicts: list[Conflict]
+    conflicts_seen: dict[str, float]
+    events_fired: list[str]
+    counters: dict[str, int]
+    log: list[LogEntry]
+
+
+def snapshot(w: World) -> WorldState:
+    return WorldState(
+        task_id=w.scenario.id,
+        episode_id=w.episode_id,
+        seed=w.seed,
+        step=w.step,
+        step_budget=w.scenario.step_budget,
+        steps_remaining=w.steps_remaining,
+        minutes_per_step=w.scenario.minutes_per_step,
+        start=w.scenario.start,
+        clock=w.clock,
+        done=w.done,
+        executive=w.executive,
+        contacts=list(w.contacts.values()),
+        emails=w.visible_emails(),
+        meetings=list(w.meetings.values()),
+        tasks=list(w.tasks.values()),
+        conflicts=w.conflicts,
+        conflicts_seen=w.conflicts_seen,
+        events_fired=w.fired,
+        counters=w.counters,
+        log=[LogEntry(**c._asdict()) for c in w.log],
+    )
+
+
+def state_hash(w: World) -> str:
+    """Digest of the visible state plus what decides the future (pending events, RNG state).
+    The episode id is excluded: the same scenario, seed and actions give the same hash."""
+    data: dict[str, Any] = snapshot(w).model_dump(mode="json", exclude={"episode_id"})
+    data["_pending"] = [[p.fire_at.isoformat(), p.event.model_dump(mode="json")] for p in w.pending]
+    data["_rng"] = hashlib.sha256(repr(w.rng.getstate()).encode()).hexdigest()
+    blob = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
