@@ -1,0 +1,255 @@
+"""Streamable HTTP: the standard MCP server inside the same FastAPI app and port as OpenEnv.
+
+    from mcp_server.http import mount
+    app = openenv_server.app.create_app(...)      # OpenEnv routes, incl. its own POST/WS /mcp
+    mount(app)                                     # adds the standard MCP endpoints below
+
+Endpoints (prefix `/mcp-std` by default):
+
+- `/mcp-std/` (the lobby). Handshake-era clients get one episode per MCP session (created on first
+  use, dropped when the session ends). 2026-07-28 clients are stateless: they call `start_episode`
+  here and continue at the `url` it returns.
+- `/mcp-std/episodes/{handle}/`: one episode, addressed by URL, for clients of either era.
+- `POST /mcp-std/episodes` with `{"task_id", "seed", "episode_id"}` (all optional): a harness
+  creates an episode without speaking MCP; answers `{"episode", "url", "task_id"}` (201).
+- `/mcp`: shared with OpenEnv. Standard MCP traffic (MCP headers, `Accept: text/event-stream`,
+  GET/DELETE, or an `initialize` / `server/discover` / `_meta`-versioned body) goes to the lobby;
+  anything else, such as `openenv validate`'s bare `POST {}` or OpenEnv's own JSON-RPC calls and
+  its WebSocket, goes to OpenEnv's handler unchanged.
+
+DNS-rebinding protection stays on: Host must be loopback or listed in `allowed_hosts` (or the
+env var GHOSTEXEC_ALLOWED_HOSTS, comma-separated), Origin likewise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from mcp.server import MCPServer
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .episodes import BASE_URL_KEY, SCOPE_KEY, EpisodeRegistry
+from .server import build_server
+
+DEFAULT_PREFIX = "/mcp-std"
+LOOPBACK_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*", "127.0.0.1", "localhost", "[::1]"]
+MCP_HEADERS = (b"mcp-session-id", b"mcp-protocol-version", b"mcp-method")
+
+
+def security_settings(
+    allowed_hosts: list[str] | None = None, allowed_origins: list[str] | None = None
+) -> TransportSecuritySettings:
+    extra = [h.strip() for h in os.environ.get("GHOSTEXEC_ALLOWED_HOSTS", "").split(",") if h.strip()]
+    hosts = LOOPBACK_HOSTS + list(allowed_hosts or []) + extra
+    origins = [f"http://{h}" for h in ("127.0.0.1:*", "localhost:*", "[::1]:*")]
+    origins += list(allowed_origins or []) + [f"https://{h}" for h in extra] + [f"http://{h}" for h in extra]
+    return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
+
+
+@dataclass
+class MCPMount:
+    """What `mount` returns: handy for tests and for the CLI."""
+
+    server: MCPServer
+    registry: EpisodeRegistry
+    session_manager: StreamableHTTPSessionManager
+    prefix: str
+
+
+def _is_standard_mcp(scope: Scope, body: bytes | None) -> bool:
+    """Does a request to the shared `/mcp` path speak standard MCP (else it is OpenEnv's)?"""
+    if scope["method"] in ("GET", "DELETE"):
+        return True
+    headers = dict(scope["headers"])
+    if any(h in headers for h in MCP_HEADERS):
+        return True
+    if b"text/event-stream" in headers.get(b"accept", b""):
+        return True
+    try:
+        msg = json.loads(body or b"")
+    except ValueError:
+        return False
+    msgs = msg if isinstance(msg, list) else [msg]
+    for m in msgs:
+        if not isinstance(m, dict):
+            continue
+        if m.get("method") in ("initialize", "server/discover"):
+            return True
+        params = m.get("params")
+        meta = params.get("_meta") if isinstance(params, dict) else None
+        if isinstance(meta, dict) and "io.modelcontextprotocol/protocolVersion" in meta:
+            return True
+    return False
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+class _Dispatcher:
+    """Pure ASGI middleware in front of the whole app (so it wins over OpenEnv's /mcp route)."""
+
+    def __init__(self, app: ASGIApp, *, mount: MCPMount, security: TransportSecuritySettings, shared_path: str | None) -> None:
+        self.app = app
+        self.m = mount
+        self.security = TransportSecurityMiddleware(security)
+        self.shared_path = shared_path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)  # lifespan, and OpenEnv's WebSockets (/ws, /mcp)
+            return
+        path: str = scope["path"]
+        prefix = self.m.prefix
+        if path == prefix or path == prefix + "/":
+            await self._to_mcp(scope, receive, send, None)
+        elif path.startswith(prefix + "/episodes"):
+            await self._episodes(scope, receive, send, path[len(prefix) + len("/episodes") :])
+        elif self.shared_path is not None and path.rstrip("/") == self.shared_path:
+            body = None
+            if scope["method"] == "POST" and not any(h in dict(scope["headers"]) for h in MCP_HEADERS):
+                body = await _read_body(receive)
+                receive = _replay(body, receive)
+            if _is_standard_mcp(scope, body):
+                await self._to_mcp(scope, receive, send, None)
+            else:
+                await self.app(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    def _base_url(self, scope: Scope) -> str:
+        headers = dict(scope["headers"])
+        host = headers.get(b"host", b"").decode("latin-1") or "127.0.0.1"
+        proto = headers.get(b"x-forwarded-proto", scope.get("scheme", "http").encode()).decode("latin-1")
+        return f"{proto}://{host}{scope.get('root_path', '')}{self.m.prefix}"
+
+    async def _to_mcp(self, scope: Scope, receive: Receive, send: Send, handle: str | None) -> None:
+        state = dict(scope.get("state") or {})
+        state[BASE_URL_KEY] = self._base_url(scope)
+        if handle is not None:
+            state[SCOPE_KEY] = handle
+        scope = {**scope, "path": "/", "raw_path": b"/", "state": state}
+        await self.m.session_manager.handle_request(scope, receive, send)
+
+    async def _episodes(self, scope: Scope, receive: Receive, send: Send, rest: str) -> None:
+        request = Request(scope, receive)
+        if rest in ("", "/"):
+            if scope["method"] != "POST":
+                await JSONResponse({"error": "POST a JSON object {task_id, seed, episode_id} to create an episode"}, 405)(
+                    scope, receive, send
+                )
+                return
+            if (refused := await self.security.validate_request(request, is_post=True)) is not None:
+                await refused(scope, receive, send)
+                return
+            try:
+                raw = await request.body()
+                args = json.loads(raw) if raw.strip() else {}
+                if not isinstance(args, dict):
+                    raise ValueError("body must be a JSON object")
+                seed = args.get("seed")
+                ep = self.m.registry.create(args.get("task_id"), None if seed is None else int(seed), args.get("episode_id"))
+            except KeyError as exc:
+                await JSONResponse({"error": str(exc.args[0] if exc.args else exc)}, 404)(scope, receive, send)
+                return
+            except (ValueError, TypeError) as exc:
+                await JSONResponse({"error": str(exc)}, 400)(scope, receive, send)
+                return
+            url = f"{self._base_url(scope)}/episodes/{ep.handle}/"
+            body = {"episode": ep.handle, "url": url, "task_id": ep.sim.task_id, "episode_id": ep.sim.episode_id}
+            await JSONResponse(body, 201)(scope, receive, send)
+            return
+        handle = rest.strip("/")
+        if "/" in handle or self.m.registry.get(handle) is None:
+            await JSONResponse(
+                {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": f"unknown episode {handle!r}"}}, 404
+            )(scope, receive, send)
+            return
+        await self._to_mcp(scope, receive, send, handle)
+
+
+def mount(
+    app: Any,
+    *,
+    registry: EpisodeRegistry | None = None,
+    prefix: str = DEFAULT_PREFIX,
+    share_path: str | None = "/mcp",
+    allowed_hosts: list[str] | None = None,
+    allowed_origins: list[str] | None = None,
+    json_response: bool = False,
+    session_idle_timeout: float | None = 2 * 3600,
+    restart_tool: bool = True,
+) -> MCPMount:
+    """Serve the standard MCP server inside `app` (FastAPI/Starlette, not yet started).
+
+    Chains `app`'s lifespan (OpenEnv's startup hooks keep running) with the MCP session manager,
+    and installs the dispatcher described in the module docstring. `share_path=None` leaves `/mcp`
+    entirely to OpenEnv."""
+    registry = registry or EpisodeRegistry()
+    server = build_server(registry, restart_tool=restart_tool)
+    security = security_settings(allowed_hosts, allowed_origins)
+    server.streamable_http_app(  # creates server.session_manager; the Starlette wrapper is not used
+        streamable_http_path="/",
+        json_response=json_response,
+        transport_security=security,
+        session_idle_timeout=session_idle_timeout,
+    )
+    m = MCPMount(server=server, registry=registry, session_manager=server.session_manager, prefix=prefix.rstrip("/"))
+
+    original = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(a: Any) -> AsyncIterator[Any]:
+        async with original(a) as state, m.session_manager.run():
+            yield state
+
+    app.router.lifespan_context = lifespan
+    app.add_middleware(_Dispatcher, mount=m, security=security, shared_path=share_path)
+    return m
+
+
+def create_standalone_app(registry: EpisodeRegistry | None = None, **kw: Any) -> Any:
+    """A FastAPI app with only the MCP endpoints (and GET /health): for tests and benchmarks."""
+    from fastapi import FastAPI
+
+    app = FastAPI(title="Ghostexec MCP")
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "healthy"}
+
+    app.state.mcp = mount(app, registry=registry, share_path=None, **kw)
+    return app
+
+
+__all__ = ["DEFAULT_PREFIX", "MCPMount", "create_standalone_app", "mount", "security_settings"]
