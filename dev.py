@@ -34,7 +34,7 @@ def _fingerprint() -> str:
 
 
 def ensure_env() -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py runs under whatever python3 the user has
         sys.exit(f"Ghostexec needs Python 3.11+, this is {sys.version.split()[0]}")
     if not PY.exists():
         print(f"[dev] creating virtualenv in {VENV}", file=sys.stderr)

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from .pressure import overdue_tasks
 from .state import World
-from .world import PRIORITY_RANK, MeetingStatus, Outcome, Relationship, TaskStatus
+from .world import PRIORITY_RANK, MeetingStatus, Outcome, TaskStatus
 
 MAX_EMAILS = 18
 MAX_MEETINGS = 20
@@ -23,23 +22,81 @@ MAX_CHARS = 12_000
 TASK_HORIZON = timedelta(hours=30)
 
 
-def _ago(now: datetime, then: datetime) -> str:
+def _age(now: datetime, then: datetime) -> str:
     minutes = int((now - then).total_seconds() // 60)
-    if minutes < 60:
-        return f"{minutes} min ago"
-    return f"{minutes // 60}h{minutes % 60:02d} ago"
-
-
-def _until(now: datetime, then: datetime) -> str:
-    minutes = int((then - now).total_seconds() // 60)
-    if minutes < 0:
-        m = -minutes
-        return f"overdue by {m // 60}h{m % 60:02d}" if m >= 60 else f"overdue by {m} min"
-    return f"in {minutes // 60}h{minutes % 60:02d}" if minutes >= 60 else f"in {minutes} min"
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}"
 
 
 def _more(ids: list[str]) -> str:
     return f"  … and {len(ids)} more: {', '.join(ids)}"
+
+
+def _cached(cache: dict, key: tuple, build) -> str:
+    """Entity lines are rebuilt only when what they display changes (keys hold every shown field)."""
+    line = cache.get(key)
+    if line is None:
+        line = cache[key] = build()
+    return line
+
+
+def _email_line(e, c) -> str:
+    tags = f"{c.relationship}, VIP" if c.vip else f"{c.relationship}"
+    body = " ".join(e.body.split())
+    preview = body[:PREVIEW] + ("…" if len(body) > PREVIEW else "")
+    return (
+        f"- {e.id} [{e.priority.upper()}] from {c.name} ({c.id}; {tags}) — \"{e.subject}\" — received {e.received_at:%a %H:%M}\n"
+        f"    {preview}"
+    )
+
+
+def _task_line(t, w: World, overdue: bool) -> str:
+    status = f"{t.status}"
+    if t.status is TaskStatus.delegated:
+        status += f" to {w.contacts[t.assignee].name} ({t.assignee})"
+    elif t.status is TaskStatus.in_progress:
+        status += f" {t.progress_minutes}/{t.effort_minutes} min"
+    extra = []
+    if t.dependencies:
+        extra.append("after " + ", ".join(t.dependencies))
+    if t.requires_executive:
+        extra.append("you personally")
+    elif t.delegable_to:
+        extra.append("good fits: " + ", ".join(t.delegable_to))
+    tail = f"; {'; '.join(extra)}" if extra else ""
+    return (
+        f"- {t.id} [{t.priority}] \"{t.title}\" — {'OVERDUE, was due' if overdue else 'due'} {t.deadline:%a %H:%M} — {status}; "
+        f"effort {t.effort_minutes} min{tail}"
+    )
+
+
+def _contact_line(c, load: int) -> str:
+    bits = [f"{c.relationship}{', VIP' if c.vip else ''}", f"mood {c.mood}", f"prefers {c.preferred_channel}", f"{c.tone_preference} tone"]
+    if c.capacity:
+        bits.append(f"takes work ({load}/{c.capacity} busy)")
+    if c.email_unreachable_reason:
+        bits.append(f"EMAIL NOT READ: {c.email_unreachable_reason}")
+    return f"- {c.id} {c.name}, {c.role} ({c.organisation}) — {'; '.join(bits)}"
+
+
+def _calendar_line(i, w: World, personal: bool, phase: str, clashes: tuple) -> str:
+    contacts = w.contacts
+    if personal:
+        who = ", ".join(contacts[c].name for c in i.with_contacts)
+        flags = ["PERSONAL", f"{i.importance}"]
+    else:
+        who = ", ".join(contacts[c].name for c in i.attendees[:4]) + (f" +{len(i.attendees) - 4}" if len(i.attendees) > 4 else "")
+        flags = [f"{i.importance}"] + ([] if i.movable else ["fixed"])
+        if i.status is MeetingStatus.cancelled:
+            flags.append("CANCELLED")
+        elif i.status is MeetingStatus.moved:
+            flags.append("moved")
+    if phase:
+        flags.append(phase)
+    day = "" if i.start.date() == w.clock.date() else f"{i.start:%a} "
+    line = f"- {i.id} {day}{i.start:%H:%M}–{i.end:%H:%M} \"{i.title}\" [{', '.join(flags)}]" + (f" with {who}" if who else "")
+    if clashes:
+        line += f"  ⚠ CONFLICTS WITH {', '.join(clashes)}"
+    return line
 
 
 def render(w: World, *, last_action: str | None = None) -> str:
@@ -68,27 +125,23 @@ def render(w: World, *, last_action: str | None = None) -> str:
         else:
             add("- Result: OK")
         changes = w.last_step_changes
-        shown = [c for c in changes if not (c.actor == "agent" and c.kind == "email" and c.text.startswith("replied"))]
-        for c in shown[:MAX_CHANGES]:
+        for c in changes[:MAX_CHANGES]:
             add(f"- {c.render()}")
-        if len(shown) > MAX_CHANGES:
-            add(f"- … {len(shown) - MAX_CHANGES} more changes")
+        if len(changes) > MAX_CHANGES:
+            add(f"- … {len(changes) - MAX_CHANGES} more changes (full list in the step's info.changes)")
 
+    cache = w.line_cache
     # --- inbox
     open_mail = [e for e in w.visible_emails() if not e.archived and not e.replied]
     open_mail.sort(key=lambda e: (-PRIORITY_RANK[e.priority], e.received_at, e.id))
+    prev = w.prev_clock
     add("")
     add(f"INBOX — {len(open_mail)} open (unanswered, not archived)")
     for e in open_mail[:MAX_EMAILS]:
-        c = contacts[e.sender]
-        tags = [c.relationship.value] + (["VIP"] if c.vip else [])
-        new = " NEW" if w.step > 0 and e.received_at > w.prev_clock else ""
-        preview = " ".join(e.body.split())[:PREVIEW]
-        add(
-            f"- {e.id} [{e.priority.value.upper()}]{new} from {c.name} ({c.id}; {', '.join(tags)}) — \"{e.subject}\" — "
-            f"{_ago(now, e.received_at)}"
-        )
-        add(f"    {preview}{'…' if len(e.body) > PREVIEW else ''}")
+        line = _cached(cache, ("e", e.id, e.priority), lambda e=e: _email_line(e, contacts[e.sender]))
+        if w.step and e.received_at > prev:
+            line = line.replace("]", "] NEW", 1)
+        add(line)
     if len(open_mail) > MAX_EMAILS:
         add(_more([e.id for e in open_mail[MAX_EMAILS:]]))
 
@@ -99,35 +152,27 @@ def render(w: World, *, last_action: str | None = None) -> str:
             a, b = cf.items
             conflict_of.setdefault(a, []).append(b)
             conflict_of.setdefault(b, []).append(a)
-    day_end = now.replace(hour=23, minute=59)
-    items = [m for m in w.meetings.values() if m.end > now - timedelta(hours=1) and m.start <= day_end + timedelta(hours=12)]
-    items += [c for c in w.commitments.values() if c.end > now - timedelta(hours=1)]
+    shown_from = now - timedelta(hours=1)
+    until = now.replace(hour=23, minute=59) + timedelta(hours=12)
+    items = [m for m in w.meetings.values() if m.end > shown_from and m.start <= until]
+    items += [c for c in w.commitments.values() if c.end > shown_from]
     items.sort(key=lambda i: (i.start, i.id))
     add("")
-    add(f"CALENDAR — from {now:%a %H:%M} ({sum(1 for k, v in conflict_of.items() if v)} items double-booked)")
+    add(f"CALENDAR — from {now:%a %H:%M} ({len(conflict_of)} items double-booked)")
     for i in items[:MAX_MEETINGS]:
         personal = i.id in w.commitments
-        if personal:
-            who = ", ".join(contacts[c].name for c in i.with_contacts)
-            flags = ["PERSONAL", i.importance.value]
-        else:
-            who = ", ".join(contacts[c].name for c in i.attendees[:4]) + (f" +{len(i.attendees) - 4}" if len(i.attendees) > 4 else "")
-            flags = [i.importance.value] + ([] if i.movable else ["fixed"])
-            if i.status is MeetingStatus.cancelled:
-                flags.append("CANCELLED")
-            elif i.status is MeetingStatus.moved:
-                flags.append("moved")
         if i.outcome is Outcome.missed:
-            flags.append("MISSED")
-        elif i.start <= now < i.end and i.outcome is not None:
-            flags.append("in progress")
+            phase = "MISSED"
         elif i.end <= now:
-            flags.append("over")
-        day = "" if i.start.date() == now.date() else f"{i.start:%a} "
-        line = f"- {i.id} {day}{i.start:%H:%M}–{i.end:%H:%M} \"{i.title}\" [{', '.join(flags)}]" + (f" with {who}" if who else "")
-        if conflict_of.get(i.id):
-            line += f"  ⚠ CONFLICTS WITH {', '.join(sorted(conflict_of[i.id]))}"
-        add(line)
+            phase = "over"
+        elif i.start <= now and i.outcome is not None:
+            phase = "in progress"
+        else:
+            phase = ""
+        clashes = tuple(sorted(conflict_of.get(i.id, ())))
+        status = None if personal else i.status
+        key = ("m", i.id, i.start, i.end, status, phase, clashes, i.start.date() == now.date())
+        add(_cached(cache, key, lambda i=i, p=personal, ph=phase, cl=clashes: _calendar_line(i, w, p, ph, cl)))
     if len(items) > MAX_MEETINGS:
         add(_more([i.id for i in items[MAX_MEETINGS:]]))
 
@@ -137,50 +182,46 @@ def render(w: World, *, last_action: str | None = None) -> str:
     if not w.conflicts:
         add("- none")
     for cf in w.conflicts:
-        add(f"- {cf.detail}")
+        if cf.kind == "critical_unanswered":
+            e = w.emails[cf.items[0]]
+            add(f"- {cf.detail}, waiting {_age(now, max(e.received_at, s.start))}")
+        else:
+            add(f"- {cf.detail}")
 
     # --- tasks
     horizon = now + TASK_HORIZON
-    overdue = {t.id for t in overdue_tasks(w)}
-    tasks = [t for t in w.tasks.values() if t.status is not TaskStatus.done and (t.deadline <= horizon or t.id in overdue)]
+    tasks, later, n_done = [], [], 0
+    for t in w.tasks.values():
+        if t.status is TaskStatus.done:
+            n_done += 1
+        elif t.deadline <= horizon:
+            tasks.append(t)
+        else:
+            later.append(t.id)
     tasks.sort(key=lambda t: (t.deadline, -PRIORITY_RANK[t.priority], t.id))
-    done = [t for t in w.tasks.values() if t.status is TaskStatus.done]
-    later = [t.id for t in w.tasks.values() if t.status is not TaskStatus.done and t not in tasks]
     add("")
-    add(f"TASKS — {len(tasks)} due within 30h or overdue, {len(done)} done")
+    add(f"TASKS — {len(tasks)} due within 30h or overdue, {n_done} done")
     for t in tasks[:MAX_TASKS]:
-        status = t.status.value + (f" to {contacts[t.assignee].name} ({t.assignee})" if t.status is TaskStatus.delegated else "")
-        if t.status is TaskStatus.in_progress:
-            status += f" {t.progress_minutes}/{t.effort_minutes} min"
-        tag = "OVERDUE" if t.id in overdue else "due"
-        extra = []
-        if t.dependencies:
-            extra.append("after " + ", ".join(t.dependencies))
-        if t.requires_executive:
-            extra.append("you personally")
-        elif t.delegable_to:
-            extra.append("good fits: " + ", ".join(t.delegable_to))
-        add(
-            f"- {t.id} [{t.priority.value}] \"{t.title}\" — {tag} {t.deadline:%a %H:%M} ({_until(now, t.deadline)}) — {status}; "
-            f"effort {t.effort_minutes} min" + (f"; {'; '.join(extra)}" if extra else "")
-        )
+        overdue = t.deadline <= now
+        key = ("t", t.id, t.status, t.progress_minutes, t.deadline, t.assignee, overdue)
+        add(_cached(cache, key, lambda t=t, o=overdue: _task_line(t, w, o)))
     if len(tasks) > MAX_TASKS:
         add(_more([t.id for t in tasks[MAX_TASKS:]]))
     if later:
         add(f"- later: {', '.join(later)}")
 
     # --- contacts
-    people = sorted(contacts.values(), key=lambda c: (not c.vip, c.relationship is not Relationship.board, c.id))
+    load: dict[str, int] = {}
+    for t in w.tasks.values():
+        if t.status is TaskStatus.delegated:
+            load[t.assignee] = load.get(t.assignee, 0) + 1
+    people = w.contact_order
     add("")
     add("CONTACTS")
     for c in people[:MAX_CONTACTS]:
-        bits = [f"{c.relationship.value}{', VIP' if c.vip else ''}", f"mood {c.mood.value}", f"prefers {c.preferred_channel.value}", f"{c.tone_preference.value} tone"]
-        if c.capacity:
-            load = sum(1 for t in w.tasks.values() if t.status is TaskStatus.delegated and t.assignee == c.id)
-            bits.append(f"takes work ({load}/{c.capacity} busy)")
-        if c.email_unreachable_reason:
-            bits.append(f"EMAIL NOT READ: {c.email_unreachable_reason}")
-        add(f"- {c.id} {c.name}, {c.role} ({c.organisation}) — {'; '.join(bits)}")
+        n = load.get(c.id, 0)
+        key = ("c", c.id, c.mood, c.preferred_channel, c.tone_preference, n, c.email_unreachable_reason)
+        add(_cached(cache, key, lambda c=c, n=n: _contact_line(c, n)))
     if len(people) > MAX_CONTACTS:
         add(_more([c.id for c in people[MAX_CONTACTS:]]))
 

@@ -6,6 +6,7 @@ the moment the agent relieves the pressure (unlike a stress level that only ever
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 
 from .state import World
@@ -39,53 +40,63 @@ def overlapping_pairs(items: list) -> list[tuple]:
     return pairs
 
 
-def build_conflicts(w: World) -> list[Conflict]:
-    out: list[Conflict] = []
+def _overlap(w: World, a, b) -> Conflict:
     commitments = w.commitments
-    for a, b in overlapping_pairs(calendar_items(w)):
-        a_personal, b_personal = a.id in commitments, b.id in commitments
-        if a_personal and b_personal:
+    lo, hi = (a, b) if a.id < b.id else (b, a)
+    start, end = max(a.start, b.start), min(a.end, b.end)
+    span = f"{start:%H:%M}–{end:%H:%M}"
+    if a.id in commitments or b.id in commitments:
+        personal, work = (a, b) if a.id in commitments else (b, a)
+        return Conflict.model_construct(
+            id=f"clash:{lo.id}+{hi.id}",
+            kind="personal_clash",
+            items=(lo.id, hi.id),
+            weight=PERSONAL_CLASH_WEIGHT,
+            detail=f"personal \"{personal.title}\" ({personal.id}) clashes with work \"{work.title}\" ({work.id}) {span}",
+        )
+    critical = a.importance is Priority.critical or b.importance is Priority.critical
+    return Conflict.model_construct(
+        id=f"overlap:{lo.id}+{hi.id}",
+        kind="overlap",
+        items=(lo.id, hi.id),
+        weight=OVERLAP_WEIGHT + (OVERLAP_CRITICAL_BONUS if critical else 0.0),
+        detail=f"\"{lo.title}\" ({lo.id}) overlaps \"{hi.title}\" ({hi.id}) {span}",
+    )
+
+
+def _unanswered(w: World, e) -> Conflict:
+    sender = w.contacts.get(e.sender)
+    vip = sender is not None and sender.vip
+    return Conflict.model_construct(
+        id=f"mail:{e.id}",
+        kind="critical_unanswered",
+        items=(e.id,),
+        weight=CRITICAL_MAIL_WEIGHT + (CRITICAL_MAIL_VIP_BONUS if vip else 0.0),
+        detail=f"critical email {e.id} from {sender.name if sender else e.sender} unanswered",
+    )
+
+
+def build_conflicts(w: World, items: list | None = None) -> list[Conflict]:
+    """Conflict objects are cached by everything they describe, so an unchanged conflict is reused."""
+    out: list[Conflict] = []
+    cache = w.conflict_cache
+    commitments = w.commitments
+    for a, b in overlapping_pairs(calendar_items(w) if items is None else items):
+        if a.id in commitments and b.id in commitments:
             continue
-        lo, hi = (a, b) if a.id < b.id else (b, a)
-        start, end = max(a.start, b.start), min(a.end, b.end)
-        span = f"{start:%H:%M}–{end:%H:%M}"
-        if a_personal or b_personal:
-            personal, work = (a, b) if a_personal else (b, a)
-            out.append(
-                Conflict(
-                    id=f"clash:{lo.id}+{hi.id}",
-                    kind="personal_clash",
-                    items=(lo.id, hi.id),
-                    weight=PERSONAL_CLASH_WEIGHT,
-                    detail=f"personal \"{personal.title}\" ({personal.id}) clashes with work \"{work.title}\" ({work.id}) {span}",
-                )
-            )
-        else:
-            critical = a.importance is Priority.critical or b.importance is Priority.critical
-            out.append(
-                Conflict(
-                    id=f"overlap:{lo.id}+{hi.id}",
-                    kind="overlap",
-                    items=(lo.id, hi.id),
-                    weight=OVERLAP_WEIGHT + (OVERLAP_CRITICAL_BONUS if critical else 0.0),
-                    detail=f"\"{lo.title}\" ({lo.id}) overlaps \"{hi.title}\" ({hi.id}) {span}",
-                )
-            )
+        key = (a.id, a.start, a.end, b.id, b.start, b.end)
+        c = cache.get(key)
+        if c is None:
+            c = cache[key] = _overlap(w, a, b)
+        out.append(c)
     now = w.clock
     for e in w.emails.values():
         if e.priority is Priority.critical and not e.replied and e.received_at is not None and e.received_at <= now:
-            sender = w.contacts.get(e.sender)
-            vip = sender is not None and sender.vip
-            waited = int((now - e.received_at).total_seconds() // 60)
-            out.append(
-                Conflict(
-                    id=f"mail:{e.id}",
-                    kind="critical_unanswered",
-                    items=(e.id,),
-                    weight=CRITICAL_MAIL_WEIGHT + (CRITICAL_MAIL_VIP_BONUS if vip else 0.0),
-                    detail=f"critical email {e.id} from {sender.name if sender else e.sender} unanswered for {waited} min",
-                )
-            )
+            key = (e.id,)
+            c = cache.get(key)
+            if c is None:
+                c = cache[key] = _unanswered(w, e)
+            out.append(c)
     out.sort(key=lambda c: c.id)
     return out
 
@@ -95,14 +106,14 @@ def overdue_tasks(w: World) -> list:
     return [t for t in w.tasks.values() if t.status is not TaskStatus.done and t.deadline <= now]
 
 
-def back_to_back_runs(w: World) -> int:
+def back_to_back_runs(w: World, items: list | None = None) -> int:
     """Chains of meetings with no gap in the next four hours (each join counts once)."""
     horizon = w.clock + timedelta(hours=4)
-    items = [i for i in calendar_items(w) if i.start < horizon]
-    return sum(1 for a, b in zip(items, items[1:]) if b.start == a.end)
+    items = [i for i in (calendar_items(w) if items is None else items) if i.start < horizon]
+    return sum(1 for a, b in itertools.pairwise(items) if b.start == a.end)
 
 
-def compute_stress(w: World, conflicts: list[Conflict]) -> int:
+def compute_stress(w: World, conflicts: list[Conflict], items: list | None = None) -> int:
     base = w.executive.base_stress
     overlaps = sum(1 for c in conflicts if c.kind == "overlap")
     clashes = sum(1 for c in conflicts if c.kind == "personal_clash")
@@ -110,7 +121,7 @@ def compute_stress(w: World, conflicts: list[Conflict]) -> int:
     overdue = len(overdue_tasks(w))
     missed = sum(1 for m in w.meetings.values() if m.outcome is not None and m.outcome.value == "missed")
     missed += sum(1 for c in w.commitments.values() if c.outcome is not None and c.outcome.value == "missed")
-    level = base + 5 * overlaps + 8 * clashes + 4 * mail + 4 * overdue + 2 * back_to_back_runs(w) + 3 * missed
+    level = base + 5 * overlaps + 8 * clashes + 4 * mail + 4 * overdue + 2 * back_to_back_runs(w, items) + 3 * missed
     return max(0, min(100, level))
 
 
@@ -133,8 +144,9 @@ def urgent_reasons(w: World) -> list[str]:
 
 def refresh(w: World) -> None:
     """Rebuild the conflict list and stress from the live world; remember every conflict seen."""
-    w.conflicts = build_conflicts(w)
+    items = calendar_items(w)
+    w.conflicts = build_conflicts(w, items)
     for c in w.conflicts:
         if c.kind != "critical_unanswered" and c.id not in w.conflicts_seen:
             w.conflicts_seen[c.id] = c.weight
-    w.executive.stress = compute_stress(w, w.conflicts)
+    w.executive.stress = compute_stress(w, w.conflicts, items)

@@ -69,7 +69,8 @@ def potentials(w: World) -> Potentials:
     conflict -= LEAK_WEIGHT * sum(1 for e in w.emails.values() if e.leaked)
     now = w.clock
     task = sum(TASK_WEIGHT[t.priority] * task_value(t, now) for t in w.tasks.values())
-    relationship = sum(contact_weight(c) * (MOOD_INDEX[c.mood] - NEUTRAL_INDEX) for c in w.contacts.values()) / 3.0
+    cw = w.contact_weight
+    relationship = sum(cw[cid] * (MOOD_INDEX[c.mood] - NEUTRAL_INDEX) for cid, c in w.contacts.items()) / 3.0
     return Potentials(conflict, task, relationship, -w.executive.stress / STRESS_SCALE)
 
 

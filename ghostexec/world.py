@@ -11,7 +11,7 @@ copied with `copy.copy` on reset, so a step never re-validates or deep-copies th
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,7 +25,7 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", use_enum_values=False, validate_assignment=False)
 
 
-class Priority(str, Enum):
+class Priority(StrEnum):
     low = "low"
     normal = "normal"
     high = "high"
@@ -35,7 +35,7 @@ class Priority(str, Enum):
 PRIORITY_RANK = {Priority.low: 0, Priority.normal: 1, Priority.high: 2, Priority.critical: 3}
 
 
-class Mood(str, Enum):
+class Mood(StrEnum):
     """An ordered ladder; `MOOD_LADDER` gives the order and moves are clamped to its ends."""
 
     furious = "furious"
@@ -58,7 +58,7 @@ MOOD_INDEX = {m: i for i, m in enumerate(MOOD_LADDER)}
 NEUTRAL_INDEX = MOOD_INDEX[Mood.neutral]
 
 
-class Relationship(str, Enum):
+class Relationship(StrEnum):
     board = "board"
     executive = "executive"
     direct_report = "direct_report"
@@ -69,20 +69,20 @@ class Relationship(str, Enum):
     unknown = "unknown"
 
 
-class Channel(str, Enum):
+class Channel(StrEnum):
     email = "email"
     slack = "slack"
     sms = "sms"
     phone = "phone"
 
 
-class Tone(str, Enum):
+class Tone(StrEnum):
     formal = "formal"
     neutral = "neutral"
     casual = "casual"
 
 
-class TaskStatus(str, Enum):
+class TaskStatus(StrEnum):
     todo = "todo"
     in_progress = "in_progress"
     delegated = "delegated"
@@ -90,20 +90,20 @@ class TaskStatus(str, Enum):
     failed = "failed"
 
 
-class MeetingStatus(str, Enum):
+class MeetingStatus(StrEnum):
     scheduled = "scheduled"
     moved = "moved"
     cancelled = "cancelled"
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     """What happened when a calendar item's time came: attended, or missed (double-booked)."""
 
     attended = "attended"
     missed = "missed"
 
 
-class ExpectationKind(str, Enum):
+class ExpectationKind(StrEnum):
     """Deterministic checks a reply body is held to (see ghostexec.content)."""
 
     propose_time = "propose_time"

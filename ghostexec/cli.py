@@ -1,0 +1,283 @@
+"""`ghostexec` command line: the one composition root of the project.
+
+    ghostexec serve [--host H --port P ...]      OpenEnv (HTTP + WS) and MCP (Streamable HTTP) on one port
+    ghostexec mcp --task monday_morning --seed 7  MCP over stdio, one episode per process
+    ghostexec play --task phase2_core             play an episode at the terminal
+    ghostexec validate-scenario FILE [FILE ...]   check scenario files; exit 1 with JSON-path errors
+    ghostexec schema [--check]                    write (or check) scenarios/scenario.schema.json
+    ghostexec tasks                               list the shipped tasks
+
+The adapters (openenv_server, mcp_server) are imported lazily here and nowhere else in ghostexec/,
+so the simulation core stays free of web, MCP and OpenEnv imports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from .scenario import SCHEMA_FILE, ScenarioError, available_tasks, load_scenario_file, load_task, scenario_json_schema
+
+
+# --- serving ----------------------------------------------------------------------------------
+def create_app(settings: Any = None, **overrides: Any) -> Any:
+    """The whole server as one ASGI app: OpenEnv routes, /episodes, and MCP mounted beside them.
+    Usable as a uvicorn factory: `uvicorn --factory ghostexec.cli:create_app`."""
+    from mcp_server.http import mount
+    from openenv_server.app import create_app as create_openenv_app
+
+    app = create_openenv_app(settings, **overrides)
+    app.state.mcp = mount(app)
+    return app
+
+
+def _serve(argv: list[str]) -> int:
+    from openenv_server.app import add_serve_arguments, serve, settings_from_args
+
+    parser = add_serve_arguments(
+        argparse.ArgumentParser(
+            prog="ghostexec serve",
+            description="Serve Ghostexec: OpenEnv (/ws, /episodes, /reset, /schema ...) and MCP (/mcp) on one port.",
+        )
+    )
+    args = parser.parse_args(argv)
+    try:
+        settings = settings_from_args(args)
+    except ValueError as exc:
+        parser.error(str(exc))
+    print(
+        f"Ghostexec on http://{settings.host}:{settings.port}  (OpenEnv WS /ws · HTTP episodes /episodes · MCP /mcp · docs /docs)",
+        file=sys.stderr,
+    )
+    serve(create_app(settings), settings)
+    return 0
+
+
+def _mcp(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="ghostexec mcp", description="Serve one Ghostexec episode over MCP stdio.")
+    parser.add_argument("--task", default="phase2_core", help=f"task id ({', '.join(available_tasks())})")
+    parser.add_argument("--seed", type=int, default=0, help="episode seed (default 0)")
+    parser.add_argument("--episode-id", default=None, help="optional episode id")
+    args = parser.parse_args(argv)
+    if args.task not in available_tasks():
+        parser.error(f"unknown task '{args.task}'; available: {', '.join(available_tasks())}")
+    from mcp_server.stdio import run
+
+    run(args.task, args.seed, args.episode_id)
+    return 0
+
+
+# --- scenarios --------------------------------------------------------------------------------
+def _validate(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="ghostexec validate-scenario", description="Check scenario files.")
+    parser.add_argument("files", nargs="+", type=Path)
+    args = parser.parse_args(argv)
+    failed = 0
+    for path in args.files:
+        if path.name.endswith(".schema.json"):
+            print(f"skip    {path}: the JSON Schema itself, not a scenario")
+            continue
+        try:
+            sc = load_scenario_file(path)
+        except ScenarioError as exc:
+            failed += 1
+            print(f"INVALID {path}: {len(exc.problems)} problem(s)")
+            for p in exc.problems:
+                print(f"  {p.path}: {p.message}")
+            continue
+        print(
+            f"ok      {path}: '{sc.id}' ({sc.difficulty}), {len(sc.emails)} emails, {len(sc.meetings)} meetings, "
+            f"{len(sc.tasks)} tasks, {len(sc.events)} events, {sc.step_budget} steps"
+        )
+    return 1 if failed else 0
+
+
+def _schema(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="ghostexec schema", description="Write the scenario JSON Schema.")
+    parser.add_argument("--check", action="store_true", help="exit 1 if the committed schema is out of date")
+    args = parser.parse_args(argv)
+    text = json.dumps(scenario_json_schema(), indent=2, sort_keys=True) + "\n"
+    if args.check:
+        current = SCHEMA_FILE.read_text(encoding="utf-8") if SCHEMA_FILE.exists() else ""
+        if current != text:
+            print(f"{SCHEMA_FILE} is out of date; run `ghostexec schema`", file=sys.stderr)
+            return 1
+        print(f"{SCHEMA_FILE} is up to date")
+        return 0
+    SCHEMA_FILE.write_text(text, encoding="utf-8")
+    print(f"wrote {SCHEMA_FILE}")
+    return 0
+
+
+def _tasks(argv: list[str]) -> int:
+    for tid in available_tasks():
+        sc = load_task(tid)
+        print(f"{tid:22} {sc.difficulty:7} {sc.step_budget:3} steps × {sc.minutes_per_step} min  {sc.title}")
+    return 0
+
+
+# --- play -------------------------------------------------------------------------------------
+PLAY_HELP = """Commands (ids are in the briefing):
+  reply E01 TEXT...            reply to an email            archive E07
+  reschedule M05 START [END]   e.g. reschedule m05 2026-03-10T17:20
+  cancel M08 [REASON...]       complete T01                 delegate T05 C02 [NOTE...]
+  message C09 [email|slack|sms|phone] TEXT...               wait   (do nothing for a step)
+  json {"action_type": ...}    any action as JSON
+  briefing · breakdown · grade · help · quit
+Text may be quoted or left bare; use \\n for a new line inside a reply."""
+
+CHANNELS = {"email", "slack", "sms", "phone"}
+
+
+def parse_play_command(line: str) -> dict[str, Any] | str:
+    """Turn a typed command into an action dict, or return a meta command / an error message."""
+    line = line.strip()
+    if not line:
+        return "empty"
+    if line.startswith("json "):
+        try:
+            data = json.loads(line[5:])
+        except json.JSONDecodeError as exc:
+            return f"error: invalid JSON ({exc.msg})"
+        return data if isinstance(data, dict) else "error: the JSON must be an object"
+    try:
+        words = shlex.split(line)
+    except ValueError:
+        words = line.split()
+    cmd, rest = words[0].lower(), words[1:]
+    text = lambda ws: " ".join(ws).replace("\\n", "\n")  # noqa: E731
+    need = {"reply": 2, "archive": 1, "reschedule": 2, "cancel": 1, "complete": 1, "delegate": 2, "message": 2}
+    if cmd in need and len(rest) < need[cmd]:
+        return f"error: '{cmd}' needs more arguments — type help"
+    if cmd == "reply":
+        return {"action_type": "reply_email", "email_id": rest[0], "body": text(rest[1:])}
+    if cmd == "archive":
+        return {"action_type": "archive_email", "email_id": rest[0]}
+    if cmd == "reschedule":
+        act = {"action_type": "reschedule_meeting", "meeting_id": rest[0], "new_start": rest[1]}
+        if len(rest) > 2:
+            act["new_end"] = rest[2]
+        return act
+    if cmd == "cancel":
+        act = {"action_type": "cancel_meeting", "meeting_id": rest[0]}
+        if len(rest) > 1:
+            act["reason"] = text(rest[1:])
+        return act
+    if cmd == "complete":
+        return {"action_type": "complete_task", "task_id": rest[0]}
+    if cmd == "delegate":
+        act = {"action_type": "delegate_task", "task_id": rest[0], "contact_id": rest[1]}
+        if len(rest) > 2:
+            act["note"] = text(rest[2:])
+        return act
+    if cmd == "message":
+        if rest[1].lower() in CHANNELS and len(rest) > 2:
+            return {"action_type": "send_message", "contact_id": rest[0], "channel": rest[1].lower(), "body": text(rest[2:])}
+        return {"action_type": "send_message", "contact_id": rest[0], "body": text(rest[1:])}
+    if cmd in {"wait", "nothing", "do_nothing", "pass"}:
+        return {"action_type": "do_nothing"}
+    if cmd in {"help", "?", "briefing", "breakdown", "grade", "quit", "exit", "q"}:
+        return cmd
+    return f"error: unknown command '{cmd}' — type help"
+
+
+def _print_breakdown(res, out: TextIO) -> None:
+    if res.breakdown is None:
+        return
+    parts = ", ".join(f"{c.name} {c.value:+.3f}" for c in res.breakdown.components if c.value)
+    print(f"reward {res.reward:+.3f}" + (f"  ({parts})" if parts else ""), file=out)
+    for x in res.breakdown.expectations:
+        print(f"  expectation {'met   ' if x.met else 'MISSED'} {x.label}", file=out)
+
+
+def play(task: str, seed: int, inp: TextIO = sys.stdin, out: TextIO = sys.stdout) -> int:
+    from .simulation import Simulation
+
+    sim = Simulation()
+    obs = sim.reset(task_id=task, seed=seed)
+    print(obs.briefing, file=out)
+    print("\nType 'help' for commands.", file=out)
+    last = None
+    total = 0.0
+    while not sim.done:
+        print(f"\n[{sim.world.clock:%H:%M} · step {sim.world.step + 1}/{sim.world.scenario.step_budget} · return {total:+.2f}] > ", end="", file=out)
+        out.flush()
+        line = inp.readline()
+        if not line:
+            print("\n(end of input)", file=out)
+            break
+        cmd = parse_play_command(line)
+        if cmd == "empty":
+            continue
+        if isinstance(cmd, str):
+            if cmd.startswith("error:"):
+                print(cmd, file=out)
+            elif cmd in {"help", "?"}:
+                print(PLAY_HELP, file=out)
+            elif cmd == "briefing":
+                print(sim.observation.briefing, file=out)
+            elif cmd == "breakdown":
+                if last is None:
+                    print("no step taken yet", file=out)
+                else:
+                    _print_breakdown(last, out)
+            elif cmd == "grade":
+                g = sim.grade()
+                print(f"grade so far {g.score:.3f}  " + ", ".join(f"{k} {v:.2f}" for k, v in g.components.items()), file=out)
+            else:  # quit
+                break
+            continue
+        res = sim.step(cmd)
+        if res.info.get("rejected"):
+            print(f"not an action: {res.observation.error}", file=out)
+            continue
+        last = res
+        total += res.reward
+        print(res.observation.briefing, file=out)
+        print("", file=out)
+        _print_breakdown(res, out)
+    g = sim.grade()
+    caps = "; ".join(f"{c.label} (cap {c.cap})" for c in g.caps_applied)
+    print(f"\nEpisode {'over' if sim.done else 'stopped'} after {sim.world.step} steps. Return {total:+.3f}. Grade {g.score:.3f}.", file=out)
+    print("  " + ", ".join(f"{k} {v:.2f}" for k, v in g.components.items()) + (f"  CAPPED: {caps}" if caps else ""), file=out)
+    return 0
+
+
+def _play(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="ghostexec play", description="Play an episode at the terminal.")
+    parser.add_argument("--task", default="phase2_core", help=f"task id ({', '.join(available_tasks())})")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.task not in available_tasks():
+        parser.error(f"unknown task '{args.task}'; available: {', '.join(available_tasks())}")
+    return play(args.task, args.seed)
+
+
+COMMANDS = {
+    "serve": _serve,
+    "mcp": _mcp,
+    "play": _play,
+    "validate-scenario": _validate,
+    "schema": _schema,
+    "tasks": _tasks,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in {"-h", "--help", "help"}:
+        print(__doc__.strip().split("\n\n")[1] if __doc__ else "")
+        return 0 if argv else 2
+    cmd = argv[0]
+    if cmd not in COMMANDS:
+        print(f"ghostexec: unknown command '{cmd}'; commands: {', '.join(COMMANDS)}", file=sys.stderr)
+        return 2
+    return COMMANDS[cmd](argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
