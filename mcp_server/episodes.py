@@ -46,6 +46,7 @@ class Episode:
     handle: str
     sim: Any  # ghostexec.Simulation
     seed: int
+    obs: Any = None  # the latest Observation (reset or last step taken): what the briefing shows
     last_used: float = field(default_factory=time.monotonic)
     # 2026-07-28 `subscriptions/listen` streams of this episode only: one bus per episode, so a
     # client never hears about another client's world.
@@ -110,6 +111,7 @@ class EpisodeRegistry:
             kwargs["task_id"] = task
         obs = ep.sim.reset(**kwargs)
         ep.seed = s
+        ep.obs = obs
         ep.entity_cache.clear()
         ep.touch()
         return obs

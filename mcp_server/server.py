@@ -127,10 +127,10 @@ def _unwrap(doc: str) -> str:
     return "\n\n".join(" ".join(line.strip() for line in p.splitlines()) for p in paragraphs)
 
 
-def _briefing_block(sim: Any) -> EmbeddedResource:
+def _briefing_block(ep: Episode) -> EmbeddedResource:
     return EmbeddedResource(
         type="resource",
-        resource=TextResourceContents(uri=BRIEFING_URI, mime_type="text/plain", text=sim.observation.briefing),
+        resource=TextResourceContents(uri=BRIEFING_URI, mime_type="text/plain", text=ep.obs.briefing),
     )
 
 
@@ -196,6 +196,7 @@ def _action_tool(model: type[BaseModel]) -> Tool:
         obs = result.observation
         if result.info.get("rejected"):  # e.g. the episode is already over
             raise ToolError(obs.error or str(result.info.get("error") or "action rejected"))
+        ep.obs = obs
         outcome = ActionOutcome(
             ok=bool(obs.step_ok),
             error=obs.error,
@@ -209,7 +210,7 @@ def _action_tool(model: type[BaseModel]) -> Tool:
         content: list[Any] = []
         if not outcome.ok:  # the precise message first, where every client shows it
             content.append(TextContent(type="text", text=f"Invalid {action_type}: {obs.error}"))
-        content += [TextContent(type="text", text=json.dumps(data, indent=2)), _briefing_block(ep.sim)]
+        content += [TextContent(type="text", text=json.dumps(data, indent=2)), _briefing_block(ep)]
         await _notify_changed(ep)
         return CallToolResult(content=content, structured_content=data, is_error=not outcome.ok)
 
@@ -259,7 +260,7 @@ def _start_episode_tool(registry: EpisodeRegistry) -> Tool:
             raise ToolError(str(exc.args[0] if exc.args else exc)) from None
         except NoEpisode as exc:
             raise ToolError(str(exc)) from None
-        sim, obs = ep.sim, ep.sim.observation
+        sim, obs = ep.sim, ep.obs
         try:
             title = ghostexec.load_task(sim.task_id).title
         except Exception:  # custom scenario objects
@@ -277,7 +278,7 @@ def _start_episode_tool(registry: EpisodeRegistry) -> Tool:
         data = info.model_dump(mode="json")
         await _notify_changed(ep, everything=True)
         return CallToolResult(
-            content=[TextContent(type="text", text=json.dumps(data, indent=2)), _briefing_block(sim)],
+            content=[TextContent(type="text", text=json.dumps(data, indent=2)), _briefing_block(ep)],
             structured_content=data,
         )
 
@@ -358,7 +359,7 @@ def build_server(registry: EpisodeRegistry, *, restart_tool: bool = True, contro
         annotations=Annotations(audience=["assistant", "user"], priority=1.0),
     )
     async def briefing() -> str:
-        return episode_or_not_found(BRIEFING_URI).sim.observation.briefing
+        return episode_or_not_found(BRIEFING_URI).obs.briefing
 
     if control_resource:
 
@@ -384,8 +385,8 @@ def build_server(registry: EpisodeRegistry, *, restart_tool: bool = True, contro
                 "task_id": sim.task_id,
                 "seed": ep.seed,
                 "episode_id": sim.episode_id,
-                "step": sim.observation.step,
-                "steps_remaining": sim.observation.steps_remaining,
+                "step": ep.obs.step,
+                "steps_remaining": ep.obs.steps_remaining,
                 "done": bool(sim.done),
                 "state_hash": sim.state_hash(),
                 "total_reward": round(sum(r for r in rewards if isinstance(r, (int, float))), 10),
@@ -424,7 +425,7 @@ def build_server(registry: EpisodeRegistry, *, restart_tool: bool = True, contro
         try:
             sc = ghostexec.load_task(task_id)
         except KeyError as exc:
-            raise ValueError(str(exc.args[0] if exc.args else exc)) from None
+            raise MCPError(code=INVALID_PARAMS, message=str(exc.args[0] if exc.args else exc)) from None
         return (
             f"You are the chief of staff of a busy executive. Scenario: {sc.title} ({task_id}, {sc.difficulty}).\n"
             f"{sc.description}\n\n"
