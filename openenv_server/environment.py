@@ -141,6 +141,7 @@ class GhostexecEnvironment(Environment[GhostexecAction, GhostexecObservation, Gh
         super().__init__()
         self._factory = simulation_factory or _default_simulation
         self._sim: Any = None
+        self._last: Any = None  # the core's last Observation (Simulation.observation is not updated by step)
 
     # -- OpenEnv API -------------------------------------------------------------------------
     def reset(  # type: ignore[override]
@@ -164,7 +165,7 @@ class GhostexecEnvironment(Environment[GhostexecAction, GhostexecObservation, Gh
         except KeyError as exc:
             msg = exc.args[0] if exc.args else f"unknown task_id {task_id!r}"
             raise ResetError("unknown_task", str(msg)) from None
-        self._sim = sim
+        self._sim, self._last = sim, core_obs
         return to_wire_observation(core_obs)
 
     def step(self, action: Any, timeout_s: float | None = None, **kwargs: Any) -> GhostexecObservation:  # type: ignore[override]
@@ -176,6 +177,7 @@ class GhostexecEnvironment(Environment[GhostexecAction, GhostexecObservation, Gh
         if res.info.get("rejected"):
             # No step was taken (episode over; a shape error the wire model let through): say why.
             raise StepRefused(res.observation.error or "the simulation refused the action")
+        self._last = res.observation
         return to_wire_observation(res.observation, sim.grade() if res.done else None)
 
     @property
@@ -183,10 +185,9 @@ class GhostexecEnvironment(Environment[GhostexecAction, GhostexecObservation, Gh
         sim = self._sim
         if sim is None:
             return GhostexecState(episode_id=None, step_count=0)
-        obs = sim.observation
         return GhostexecState(
             episode_id=sim.episode_id,
-            step_count=int(getattr(obs, "step", 0) or 0),
+            step_count=self._last.step,
             task_id=sim.task_id,
             done=bool(sim.done),
             state_hash=sim.state_hash(),
@@ -198,7 +199,7 @@ class GhostexecEnvironment(Environment[GhostexecAction, GhostexecObservation, Gh
         return environment_metadata()
 
     def close(self) -> None:
-        self._sim = None
+        self._sim = self._last = None
 
     # -- helpers for the HTTP episode routes ---------------------------------------------------
     @property
@@ -208,7 +209,6 @@ class GhostexecEnvironment(Environment[GhostexecAction, GhostexecObservation, Gh
     @property
     def observation(self) -> GhostexecObservation | None:
         sim = self._sim
-        if sim is None or sim.observation is None:
+        if sim is None:
             return None
-        grade = sim.grade() if sim.done else None
-        return to_wire_observation(sim.observation, grade)
+        return to_wire_observation(self._last, sim.grade() if sim.done else None)

@@ -11,8 +11,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
+
+from starlette.websockets import WebSocketDisconnect
 
 
 def _http_413(limit: int) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -47,7 +50,10 @@ class PayloadLimitMiddleware:
         if kind == "http":
             await self._http(scope, receive, send)
         elif kind == "websocket" and scope.get("path") in self.ws_paths:
-            await self.app(scope, self._ws_receive(receive, send), send)
+            # OpenEnv 0.3.0 closes the socket after the peer left and only expects RuntimeError; the
+            # session is already destroyed by then, so the WebSocketDisconnect is just log noise.
+            with contextlib.suppress(WebSocketDisconnect):
+                await self.app(scope, self._ws_receive(receive, send), send)
         else:
             await self.app(scope, receive, send)
 
