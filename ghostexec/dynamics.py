@@ -24,7 +24,21 @@ def _rank(item, commitments) -> tuple:
     return (-PRIORITY_RANK[item.importance], 1 if item.id in commitments else 0, item.start, item.id)
 
 
+def _miss(w: World, ops, item, winner, early: bool) -> None:
+    commitments = w.commitments
+    verb = "left" if early else "missed"
+    ops.set_outcome(item, Outcome.missed, f"{verb} {item.id} \"{item.title}\" — you were needed in {winner.id} \"{winner.title}\"")
+    people = item.with_contacts if item.id in commitments else item.attendees
+    for cid in people:
+        c = w.contacts[cid]
+        ops.shift_mood(c, -2 if (c.vip or item.id in commitments) else -1, f"you missed {item.id}")
+        ops.owe_goodwill(c)
+
+
 def settle_calendar(w: World) -> None:
+    """Items whose start has come are attended, unless a more important overlapping item wins.
+    Every double-booking still standing when its second item starts ends with exactly one side
+    missed: the newcomer, or the item already under way (left early) if the newcomer wins."""
     now = w.clock
     commitments = w.commitments
     live = [m for m in w.meetings.values() if m.status is not MeetingStatus.cancelled]
@@ -37,19 +51,23 @@ def settle_calendar(w: World) -> None:
         rivals = [
             y
             for y in live
-            if y is not x and y.outcome is not Outcome.missed and y.start < x.end and x.start < y.end and y.end > x.start
+            if y is not x
+            and y.outcome is not Outcome.missed
+            and y.start < x.end
+            and x.start < y.end
+            and not (y.id in commitments and x.id in commitments)
         ]
-        rivals = [y for y in rivals if not (y.id in commitments and x.id in commitments)]
-        if rivals and min([x, *rivals], key=lambda i: _rank(i, commitments)) is not x:
-            winner = min(rivals, key=lambda i: _rank(i, commitments))
-            ops.set_outcome(x, Outcome.missed, f"missed {x.id} \"{x.title}\" — you were in {winner.id} \"{winner.title}\"")
-            people = x.with_contacts if x.id in commitments else x.attendees
-            for cid in people:
-                c = w.contacts[cid]
-                ops.shift_mood(c, -2 if (c.vip or x.id in commitments) else -1, f"you missed {x.id}")
-                ops.owe_goodwill(c)
-        else:
+        if not rivals:
             x.outcome = Outcome.attended
+            continue
+        best = min(rivals, key=lambda i: _rank(i, commitments))
+        if _rank(best, commitments) < _rank(x, commitments):
+            _miss(w, ops, x, best, early=False)
+            continue
+        x.outcome = Outcome.attended
+        for y in rivals:
+            if y.outcome is Outcome.attended:  # under way, and x matters more: the executive leaves
+                _miss(w, ops, y, x, early=True)
 
 
 def pass_deadlines(w: World) -> None:

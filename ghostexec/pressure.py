@@ -10,7 +10,7 @@ import itertools
 from datetime import timedelta
 
 from .state import World
-from .world import PRIORITY_RANK, Conflict, MeetingStatus, Priority, TaskStatus
+from .world import PRIORITY_RANK, Conflict, MeetingStatus, Outcome, Priority, TaskStatus
 
 OVERLAP_WEIGHT = 0.6
 OVERLAP_CRITICAL_BONUS = 0.4
@@ -21,10 +21,12 @@ URGENT_HORIZON = timedelta(minutes=120)
 
 
 def calendar_items(w: World) -> list:
-    """Work meetings and personal commitments that still matter: not cancelled, not yet decided, not over."""
+    """Work meetings and personal commitments that still hold time: not cancelled, not missed, not
+    over (an attended meeting in progress still holds its slot)."""
     now = w.clock
-    items = [m for m in w.meetings.values() if m.status is not MeetingStatus.cancelled and m.outcome is None and m.end > now]
-    items.extend(c for c in w.commitments.values() if c.outcome is None and c.end > now)
+    missed = Outcome.missed
+    items = [m for m in w.meetings.values() if m.status is not MeetingStatus.cancelled and m.outcome is not missed and m.end > now]
+    items.extend(c for c in w.commitments.values() if c.outcome is not missed and c.end > now)
     items.sort(key=lambda x: (x.start, x.id))
     return items
 

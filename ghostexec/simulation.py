@@ -125,7 +125,7 @@ class Simulation:
         self._baseline = potentials(w)
         w.last_step_changes = w.log[mark:]
         desc = describe(act)
-        obs = self._observe(desc, bd, error)
+        obs = self.observation = self._observe(desc, bd, error)
         info: dict[str, Any] = {
             "rejected": False,
             "action": act.model_dump(exclude_none=True),
