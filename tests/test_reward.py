@@ -39,7 +39,7 @@ def test_reschedule_cycles_return_to_same_state_and_earn_at_most_zero():
         sim.step({"action_type": "do_nothing"})  # the 08:10 stand-up is over: only the cycle changes things now
         start = fingerprint(sim)
         original = sim.world.meetings["m4"].start.isoformat(timespec="minutes")
-        path = rng.sample(slots, k=rng.randint(1, 3)) + [original]
+        path = [*rng.sample(slots, k=rng.randint(1, 3)), original]
         results = [sim.step({"action_type": "reschedule_meeting", "meeting_id": "m4", "new_start": s}) for s in path]
         assert all(r.observation.step_ok for r in results), [r.observation.error for r in results]
         total = sum(r.reward for r in results)
