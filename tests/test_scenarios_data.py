@@ -184,6 +184,12 @@ def test_mail_and_secrets_are_coherent(task_id):
     # each confidential email's secret is something a reply could leak somewhere
     if any(e.confidential for e in emails):
         assert any(x.kind.value == "no_confidential" for e in emails for x in e.expectations), task_id
+    # ...and every guarded secret is really in the executive's confidential mail
+    secret_text = " ".join(f"{e.subject} {e.body}" for e in emails if e.confidential).lower()
+    for e in emails:
+        for x in e.expectations:
+            if x.kind.value == "no_confidential":
+                assert any(t.lower() in secret_text for t in x.terms), f"{task_id}: {e.id} guards a secret no email holds"
     # at least one real choice of delegate exists
     assert any(t.delegable_to for t, _ in _all_tasks(s)), task_id
     assert s.executive.personal_commitments, f"{task_id}: the executive has a life outside work"
