@@ -45,7 +45,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, ConfigDict, Field
 
 import ghostexec
-from ghostexec.actions import ACTION_MODELS, ActionShapeError, parse_action, tool_input_schema
+from ghostexec.actions import ACTION_MODELS, tool_input_schema
 
 from .episodes import BASE_URL_KEY, SCOPE_KEY, Binding, Episode, EpisodeRegistry, NoEpisode, current, reset_current, set_current
 
@@ -188,14 +188,13 @@ def _action_tool(model: type[BaseModel]) -> Tool:
             raise ToolError(str(exc)) from None
         if "action_type" in arguments:
             raise ToolError(f"{action_type}: action_type: not an argument here (the tool name is the action type)")
-        try:
-            action = parse_action({**arguments, "action_type": action_type})
-        except ActionShapeError as exc:  # shape error: rejected, no step taken
-            raise ToolError(str(exc)) from None
-        result = ep.sim.step(action)
+        # The core validates the shape itself (parse_action) and refuses a malformed action without
+        # taking a step; forwarding the raw arguments keeps its message and its bookkeeping identical
+        # to the in-process path.
+        result = ep.sim.step({**arguments, "action_type": action_type})
         obs = result.observation
-        if result.info.get("rejected"):  # e.g. the episode is already over
-            raise ToolError(obs.error or str(result.info.get("error") or "action rejected"))
+        if result.info.get("rejected"):  # shape error, or the episode is already over: no step taken
+            raise ToolError(obs.error or "action rejected")
         ep.obs = obs
         outcome = ActionOutcome(
             ok=bool(obs.step_ok),

@@ -49,7 +49,9 @@ def serve_in_thread(app: Any, port: int | None = None) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def serve_in_subprocess(args: list[str], port: int, health_path: str = "/health", env: dict[str, str] | None = None) -> Iterator[str]:
+def serve_in_subprocess(
+    args: list[str], port: int, health_path: str = "/health", env: dict[str, str] | None = None
+) -> Iterator[str]:
     """Start `args` (a server listening on `port`), wait for GET health_path, stop it at the end."""
     proc = subprocess.Popen(
         args, cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -101,6 +103,7 @@ def scripted_actions(sim: Any) -> list[dict[str, Any]]:
     meetings = [m.id for m in future if m.movable] + [m.id for m in future if not m.movable] + [m.id for m in st.meetings]
     tasks = [t.id for t in st.tasks]
     contacts = [c.id for c in st.contacts]
+
     def pick(ids: list[str], i: int, none: str) -> str:
         return ids[i] if -len(ids) <= i < len(ids) else none
 
@@ -110,13 +113,21 @@ def scripted_actions(sim: Any) -> list[dict[str, Any]]:
     c0, c1, c2 = (pick(contacts, i, "c-none") for i in (0, 1, 2))
     later = (clock + timedelta(hours=5)).strftime("%Y-%m-%dT%H:%M")
     return [
-        {"action_type": "reply_email", "email_id": e0, "body": "Thank you. I'll confirm by noon today with the details you asked for."},
+        {
+            "action_type": "reply_email",
+            "email_id": e0,
+            "body": "Thank you. I'll confirm by noon today with the details you asked for.",
+        },
         {"action_type": "reply_email", "email_id": e0},  # shape: body missing
         {"action_type": "archive_email", "email_id": e_last},
         {"action_type": "reply_email", "email_id": "e-does-not-exist", "body": "Hello"},  # meaning: unknown id
         {"action_type": "complete_task", "task_id": t0},
         {"action_type": "delegate_task", "task_id": t1, "contact_id": c1, "note": "Please own this; report back by 3pm."},
-        {"action_type": "send_message", "contact_id": c0, "body": "Sorry for the late change today; thank you for bearing with us."},
+        {
+            "action_type": "send_message",
+            "contact_id": c0,
+            "body": "Sorry for the late change today; thank you for bearing with us.",
+        },
         {"action_type": "send_message", "contact_id": c0, "body": "hi", "channel": "pigeon"},  # shape: bad channel
         {"action_type": "reschedule_meeting", "meeting_id": m0, "new_start": later},
         {"action_type": "reschedule_meeting", "meeting_id": m0, "new_start": "not-a-date"},  # meaning: bad datetime
