@@ -202,3 +202,27 @@ def test_meetings_moved_by_events_change_something(task_id):
     by_id.update({e.meeting.id: e.meeting for e in _events(s, "new_meeting")})
     for ev in _events(s, "move_meeting"):
         assert ev.new_start != by_id[ev.meeting_id].start, ev.id
+
+
+def _minimum_demand(s) -> int:
+    """A floor on the steps a perfect agent needs: one reply per critical/high email, one move per
+    clash (at start, or created by an event's new meeting), and per task either one delegation or
+    the steps to do it personally."""
+    replies = sum(e.priority.value in ("critical", "high") for e in _all_emails(s))
+    clashes = len(_meeting_overlaps_at_start(s)) + len(_personal_clashes_at_start(s))
+    clashes += len(_events(s, "new_meeting")) + len(_events(s, "move_meeting"))
+    work = 0
+    for t, _ in _all_tasks(s):
+        work += 1 if t.delegable_to else math.ceil(t.effort_minutes / s.minutes_per_step)
+    return replies + clashes + work
+
+
+def test_slack_matches_difficulty():
+    """The easy day leaves room to spare; the hard evening cannot be finished, so choices are graded."""
+    load = {t: _minimum_demand(load_task(t)) / load_task(t).step_budget for t in SCENARIOS}
+    assert load_task("phase2_core").difficulty == "easy" and load["phase2_core"] <= 0.8
+    assert load_task("dinner_disaster").difficulty == "hard" and load["dinner_disaster"] > 1.0
+    for t in SCENARIOS:
+        difficulty = load_task(t).difficulty
+        if difficulty != "easy":
+            assert load[t] > load["phase2_core"], f"{t} ({difficulty}) has more slack than the easy scenario"
