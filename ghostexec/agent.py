@@ -29,6 +29,7 @@ SHORT_NOTICE = timedelta(hours=2)
 SPAM_WINDOW = timedelta(minutes=60)
 SPAM_AFTER = 2  # this many earlier messages inside the window make the next one spam
 MAX_MEETING = timedelta(hours=8)
+HORIZON = timedelta(days=14)  # how far ahead (or back) a reschedule may aim
 POOR_FIT_FACTOR = 0.4
 OVERLOAD_FACTOR = 0.85
 
@@ -137,6 +138,8 @@ def _new_span(w: World, a: RescheduleMeeting, m):
     start, err = _parse_time(a.new_start, "new_start")
     if err:
         return None, None, err
+    if not (w.clock - HORIZON < start < w.clock + HORIZON):
+        return None, None, f"new_start: {a.new_start} is not within {HORIZON.days} days of now ({w.clock:%Y-%m-%dT%H:%M})"
     if a.new_end is not None:
         end, err = _parse_time(a.new_end, "new_end")
         if err:

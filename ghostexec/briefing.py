@@ -99,11 +99,142 @@ def _calendar_line(i, w: World, personal: bool, phase: str, clashes: tuple) -> s
     return line
 
 
+def _section(w: World, name: str, key: tuple, now: datetime | None, build) -> str:
+    """A whole section, rebuilt only when its inputs change: `key` holds the versions of what it
+    shows (bumped by ghostexec.ops on every change); time-dependent sections also carry the next
+    moment their text would change on its own (a meeting starting, a deadline passing)."""
+    hit = w.section_cache.get(name)
+    if hit is not None and hit[0] == key and (now is None or now < hit[1]):
+        return hit[2]
+    text, valid_until = build(w)
+    w.section_cache[name] = (key, valid_until, text)
+    return text
+
+
+_FOREVER = datetime.max
+
+
+def _inbox(w: World) -> tuple[str, datetime]:
+    cache = w.line_cache
+    contacts = w.contacts
+    open_mail = [e for e in w.visible_emails() if not e.archived and not e.replied]
+    open_mail.sort(key=lambda e: (-PRIORITY_RANK[e.priority], e.received_at, e.id))
+    arrived = set(w.arrived) if w.step else set()
+    out = [f"INBOX — {len(open_mail)} open (unanswered, not archived)"]
+    for e in open_mail[:MAX_EMAILS]:
+        line = _cached(cache, ("e", e.id, e.priority), lambda e=e: _email_line(e, contacts[e.sender]))
+        if e.id in arrived:
+            line = line.replace("]", "] NEW", 1)
+        out.append(line)
+    if len(open_mail) > MAX_EMAILS:
+        out.append(_more([e.id for e in open_mail[MAX_EMAILS:]]))
+    return "\n".join(out), _FOREVER
+
+
+def _calendar(w: World) -> tuple[str, datetime]:
+    now = w.clock
+    cache = w.line_cache
+    conflict_of: dict[str, list[str]] = {}
+    for cf in w.conflicts:
+        if cf.kind != "critical_unanswered":
+            a, b = cf.items
+            conflict_of.setdefault(a, []).append(b)
+            conflict_of.setdefault(b, []).append(a)
+    shown_from = now - timedelta(hours=1)
+    until = now.replace(hour=23, minute=59) + timedelta(hours=12)
+    items = [m for m in w.meetings.values() if m.end > shown_from and m.start <= until]
+    items += [c for c in w.commitments.values() if c.end > shown_from]
+    items.sort(key=lambda i: (i.start, i.id))
+    valid_until = _FOREVER
+    for i in items:
+        for t in (i.start, i.end, i.end + timedelta(hours=1)):
+            if now < t < valid_until:
+                valid_until = t
+    out = [f"CALENDAR — the last hour, today and tomorrow morning ({len(conflict_of)} items double-booked)"]
+    for i in items[:MAX_MEETINGS]:
+        personal = i.id in w.commitments
+        if i.outcome is Outcome.missed:
+            phase = "MISSED"
+        elif i.end <= now:
+            phase = "over"
+        elif i.start <= now and i.outcome is not None:
+            phase = "in progress"
+        else:
+            phase = ""
+        clashes = tuple(sorted(conflict_of.get(i.id, ())))
+        status = None if personal else i.status
+        key = ("m", i.id, i.start, i.end, status, phase, clashes, i.start.date() == now.date())
+        out.append(_cached(cache, key, lambda i=i, p=personal, ph=phase, cl=clashes: _calendar_line(i, w, p, ph, cl)))
+    if len(items) > MAX_MEETINGS:
+        out.append(_more([i.id for i in items[MAX_MEETINGS:]]))
+    return "\n".join(out), valid_until
+
+
+def _conflicts(w: World) -> str:
+    now = w.clock
+    out = [f"ACTIVE CONFLICTS ({len(w.conflicts)})"]
+    if not w.conflicts:
+        out.append("- none")
+    for cf in w.conflicts:
+        if cf.kind == "critical_unanswered":
+            e = w.emails[cf.items[0]]
+            out.append(f"- {cf.detail}, waiting {_age(now, max(e.received_at, w.scenario.start))}")
+        else:
+            out.append(f"- {cf.detail}")
+    return "\n".join(out)
+
+
+def _tasks(w: World) -> tuple[str, datetime]:
+    now = w.clock
+    cache = w.line_cache
+    horizon = now + TASK_HORIZON
+    tasks, later, n_done = [], [], 0
+    valid_until = _FOREVER
+    for t in w.tasks.values():
+        if t.status is TaskStatus.done:
+            n_done += 1
+            continue
+        if t.deadline <= horizon:
+            tasks.append(t)
+        else:
+            later.append(t.id)
+        for b in (t.deadline, t.deadline - TASK_HORIZON):
+            if now < b < valid_until:
+                valid_until = b
+    tasks.sort(key=lambda t: (t.deadline, -PRIORITY_RANK[t.priority], t.id))
+    out = [f"TASKS — {len(tasks)} due within 30h or overdue, {n_done} done"]
+    for t in tasks[:MAX_TASKS]:
+        overdue = t.deadline <= now
+        key = ("t", t.id, t.status, t.progress_minutes, t.deadline, t.assignee, overdue)
+        out.append(_cached(cache, key, lambda t=t, o=overdue: _task_line(t, w, o)))
+    if len(tasks) > MAX_TASKS:
+        out.append(_more([t.id for t in tasks[MAX_TASKS:]]))
+    if later:
+        out.append(f"- later: {', '.join(later)}")
+    return "\n".join(out), valid_until
+
+
+def _contacts(w: World) -> tuple[str, datetime]:
+    cache = w.line_cache
+    load: dict[str, int] = {}
+    for t in w.tasks.values():
+        if t.status is TaskStatus.delegated:
+            load[t.assignee] = load.get(t.assignee, 0) + 1
+    people = w.contact_order
+    out = ["CONTACTS"]
+    for c in people[:MAX_CONTACTS]:
+        n = load.get(c.id, 0)
+        key = ("c", c.id, c.mood, c.preferred_channel, c.tone_preference, n, c.email_unreachable_reason)
+        out.append(_cached(cache, key, lambda c=c, n=n: _contact_line(c, n)))
+    if len(people) > MAX_CONTACTS:
+        out.append(_more([c.id for c in people[MAX_CONTACTS:]]))
+    return "\n".join(out), _FOREVER
+
+
 def render(w: World, *, last_action: str | None = None) -> str:
     s = w.scenario
     now = w.clock
     ex = w.executive
-    contacts = w.contacts
     out: list[str] = []
     add = out.append
     add(f"=== GHOSTEXEC BRIEFING — {now:%a %d %b %Y %H:%M} — {s.title} ===")
@@ -130,100 +261,17 @@ def render(w: World, *, last_action: str | None = None) -> str:
         if len(changes) > MAX_CHANGES:
             add(f"- … {len(changes) - MAX_CHANGES} more changes (full list in the step's info.changes)")
 
-    cache = w.line_cache
-    # --- inbox
-    open_mail = [e for e in w.visible_emails() if not e.archived and not e.replied]
-    open_mail.sort(key=lambda e: (-PRIORITY_RANK[e.priority], e.received_at, e.id))
-    prev = w.prev_clock
     add("")
-    add(f"INBOX — {len(open_mail)} open (unanswered, not archived)")
-    for e in open_mail[:MAX_EMAILS]:
-        line = _cached(cache, ("e", e.id, e.priority), lambda e=e: _email_line(e, contacts[e.sender]))
-        if w.step and e.received_at > prev:
-            line = line.replace("]", "] NEW", 1)
-        add(line)
-    if len(open_mail) > MAX_EMAILS:
-        add(_more([e.id for e in open_mail[MAX_EMAILS:]]))
-
-    # --- calendar
-    conflict_of: dict[str, list[str]] = {}
-    for cf in w.conflicts:
-        if cf.kind != "critical_unanswered":
-            a, b = cf.items
-            conflict_of.setdefault(a, []).append(b)
-            conflict_of.setdefault(b, []).append(a)
-    shown_from = now - timedelta(hours=1)
-    until = now.replace(hour=23, minute=59) + timedelta(hours=12)
-    items = [m for m in w.meetings.values() if m.end > shown_from and m.start <= until]
-    items += [c for c in w.commitments.values() if c.end > shown_from]
-    items.sort(key=lambda i: (i.start, i.id))
+    add(_section(w, "inbox", (w.versions["mail"], w.step > 0, tuple(w.arrived)), None, _inbox))
+    cal_key = (w.versions["calendar"], now.date())
     add("")
-    add(f"CALENDAR — from {now:%a %H:%M} ({len(conflict_of)} items double-booked)")
-    for i in items[:MAX_MEETINGS]:
-        personal = i.id in w.commitments
-        if i.outcome is Outcome.missed:
-            phase = "MISSED"
-        elif i.end <= now:
-            phase = "over"
-        elif i.start <= now and i.outcome is not None:
-            phase = "in progress"
-        else:
-            phase = ""
-        clashes = tuple(sorted(conflict_of.get(i.id, ())))
-        status = None if personal else i.status
-        key = ("m", i.id, i.start, i.end, status, phase, clashes, i.start.date() == now.date())
-        add(_cached(cache, key, lambda i=i, p=personal, ph=phase, cl=clashes: _calendar_line(i, w, p, ph, cl)))
-    if len(items) > MAX_MEETINGS:
-        add(_more([i.id for i in items[MAX_MEETINGS:]]))
-
-    # --- conflicts
+    add(_section(w, "calendar", cal_key, now, _calendar))
     add("")
-    add(f"ACTIVE CONFLICTS ({len(w.conflicts)})")
-    if not w.conflicts:
-        add("- none")
-    for cf in w.conflicts:
-        if cf.kind == "critical_unanswered":
-            e = w.emails[cf.items[0]]
-            add(f"- {cf.detail}, waiting {_age(now, max(e.received_at, s.start))}")
-        else:
-            add(f"- {cf.detail}")
-
-    # --- tasks
-    horizon = now + TASK_HORIZON
-    tasks, later, n_done = [], [], 0
-    for t in w.tasks.values():
-        if t.status is TaskStatus.done:
-            n_done += 1
-        elif t.deadline <= horizon:
-            tasks.append(t)
-        else:
-            later.append(t.id)
-    tasks.sort(key=lambda t: (t.deadline, -PRIORITY_RANK[t.priority], t.id))
+    add(_conflicts(w))
     add("")
-    add(f"TASKS — {len(tasks)} due within 30h or overdue, {n_done} done")
-    for t in tasks[:MAX_TASKS]:
-        overdue = t.deadline <= now
-        key = ("t", t.id, t.status, t.progress_minutes, t.deadline, t.assignee, overdue)
-        add(_cached(cache, key, lambda t=t, o=overdue: _task_line(t, w, o)))
-    if len(tasks) > MAX_TASKS:
-        add(_more([t.id for t in tasks[MAX_TASKS:]]))
-    if later:
-        add(f"- later: {', '.join(later)}")
-
-    # --- contacts
-    load: dict[str, int] = {}
-    for t in w.tasks.values():
-        if t.status is TaskStatus.delegated:
-            load[t.assignee] = load.get(t.assignee, 0) + 1
-    people = w.contact_order
+    add(_section(w, "tasks", (w.versions["tasks"],), now, _tasks))
     add("")
-    add("CONTACTS")
-    for c in people[:MAX_CONTACTS]:
-        n = load.get(c.id, 0)
-        key = ("c", c.id, c.mood, c.preferred_channel, c.tone_preference, n, c.email_unreachable_reason)
-        add(_cached(cache, key, lambda c=c, n=n: _contact_line(c, n)))
-    if len(people) > MAX_CONTACTS:
-        add(_more([c.id for c in people[MAX_CONTACTS:]]))
+    add(_section(w, "contacts", (w.versions["contacts"], w.versions["tasks"]), None, _contacts))
 
     add("")
     add(f"STATUS: stress {ex.stress}/100 · {w.steps_remaining} steps remaining" + (" · EPISODE OVER" if w.done else ""))

@@ -58,13 +58,13 @@ def settle_calendar(w: World) -> None:
             and not (y.id in commitments and x.id in commitments)
         ]
         if not rivals:
-            x.outcome = Outcome.attended
+            ops.attend(x, Outcome.attended)
             continue
         best = min(rivals, key=lambda i: _rank(i, commitments))
         if _rank(best, commitments) < _rank(x, commitments):
             _miss(w, ops, x, best, early=False)
             continue
-        x.outcome = Outcome.attended
+        ops.attend(x, Outcome.attended)
         for y in rivals:
             if y.outcome is Outcome.attended:  # under way, and x matters more: the executive leaves
                 _miss(w, ops, y, x, early=True)

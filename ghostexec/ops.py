@@ -29,6 +29,18 @@ class Change(NamedTuple):
         return f"{self.time:%H:%M} [{who}] {self.text}"
 
 
+# Which briefing section each kind of change can alter (briefing caches sections by version).
+SECTION_OF = {
+    "mood": "contacts",
+    "preference": "contacts",
+    "reachability": "contacts",
+    "email": "mail",
+    "meeting": "calendar",
+    "calendar": "calendar",
+    "task": "tasks",
+}
+
+
 class Ops:
     """Mutation primitives bound to one world and one actor. Create with `world.ops(actor)`."""
 
@@ -39,7 +51,16 @@ class Ops:
         self.actor = actor
 
     def log(self, kind: str, target: str, text: str) -> None:
-        self.w.log.append(Change(self.w.clock, self.actor, kind, target, text))
+        w = self.w
+        w.log.append(Change(w.clock, self.actor, kind, target, text))
+        section = SECTION_OF.get(kind)
+        if section is not None:
+            w.versions[section] += 1
+
+    def attend(self, item, outcome) -> None:
+        """An item whose time came without trouble (not logged: nothing went wrong)."""
+        item.outcome = outcome
+        self.w.versions["calendar"] += 1
 
     # --- contacts -------------------------------------------------------------------------
     def shift_mood(self, contact: Contact, delta: int, why: str) -> int:
@@ -88,6 +109,7 @@ class Ops:
     # --- emails ---------------------------------------------------------------------------
     def add_email(self, email) -> None:
         self.w.emails[email.id] = email
+        self.w.arrived.append(email.id)
         sender = self.w.contacts.get(email.sender)
         name = sender.name if sender else email.sender
         self.log("email", email.id, f"new {email.priority.value} email {email.id} from {name}: \"{email.subject}\"")

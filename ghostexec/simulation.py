@@ -56,6 +56,7 @@ class Simulation:
         self._baseline = None
         self.observation: Observation | None = None
         self.history: list[dict[str, Any]] = []
+        self.rejected = 0  # inputs refused before a step in this episode (not part of the world)
 
     # --- lifecycle ------------------------------------------------------------------------
     def reset(
@@ -80,6 +81,7 @@ class Simulation:
         self._w = w
         self._baseline = potentials(w)
         self.history = []
+        self.rejected = 0
         self.observation = self._observe(None, None, None)
         return self.observation
 
@@ -90,7 +92,7 @@ class Simulation:
         try:
             act = parse_action(action)
         except ActionShapeError as exc:
-            w.counters["rejected"] += 1
+            self.rejected += 1
             return self._refuse(str(exc), rejected=True, errors=exc.errors)
         if w.done:
             return self._refuse("the episode is over (step budget used); call reset() to start another", rejected=True)
@@ -98,6 +100,7 @@ class Simulation:
         before = self._baseline
         idle = urgent_reasons(w) if isinstance(act, DoNothing) else []
         mark = len(w.log)
+        w.arrived = []
         error, reading = perform(w, act)
         if error:
             w.counters["invalid"] += 1
@@ -108,21 +111,23 @@ class Simulation:
         fired_mark = len(w.fired)
         advance(w)
         refresh(w)
+        after = potentials(w)
         bd = breakdown(
             before,
-            potentials(w),
+            after,
             invalid=error is not None,
             idle_reasons=idle,
             reading=reading,
             email_id=act.email_id if isinstance(act, ReplyEmail) else None,
             error=error,
         )
+        self._baseline = after
         if fire_timeline(w):
             refresh(w)
+            self._baseline = potentials(w)
         for e in w.emails.values():
             if not e.read and e.received_at is not None and e.received_at <= w.prev_clock:
                 e.read = True
-        self._baseline = potentials(w)
         w.last_step_changes = w.log[mark:]
         desc = describe(act)
         obs = self.observation = self._observe(desc, bd, error)

@@ -93,6 +93,9 @@ class World:
         "seed",
         "step",
         "tasks",
+        "versions",
+        "section_cache",
+        "arrived",
     )
 
     def __init__(self, scenario: Scenario, seed: int, episode_id: str):
@@ -117,11 +120,16 @@ class World:
         self.conflicts: list[Conflict] = []
         self.conflicts_seen: dict[str, float] = {}
         self.fired: list[str] = []
-        self.counters = {"invalid": 0, "idle_urgent": 0, "rejected": 0, "messages": 0, "spam": 0}
+        # Counters of steps taken. Input rejected before a step (bad shape) is not counted here:
+        # transports reject it at different layers, and the world must not depend on where.
+        self.counters = {"invalid": 0, "idle_urgent": 0, "messages": 0, "spam": 0}
         self._seq = 0
         # Render and reward caches: derived data only, never part of the state or its hash.
         self.line_cache: dict[tuple, str] = line_cache_for(scenario)
         self.conflict_cache: dict[tuple, Conflict] = {}
+        self.versions = {"mail": 0, "calendar": 0, "tasks": 0, "contacts": 0}
+        self.section_cache: dict[str, tuple] = {}
+        self.arrived: list[str] = []
         self.contact_order = sorted(self.contacts.values(), key=lambda c: (not c.vip, c.relationship != "board", c.id))
         # Seeded variation: start moods of contacts that declare jitter, then event timing jitter.
         for c in self.contacts.values():
