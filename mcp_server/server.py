@@ -24,6 +24,7 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
+from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler
 from mcp.shared.exceptions import MCPError
 from mcp.shared.subscriptions import ResourceUpdated
 from mcp_types import (
@@ -348,6 +349,13 @@ def build_server(registry: EpisodeRegistry, *, restart_tool: bool = True, contro
         except NoEpisode as exc:
             raise ResourceNotFoundError(f"{uri}: {exc}") from None
 
+    def episode_or_lobby() -> Episode | str:
+        """The bound episode, or (a stateless client at the lobby URL) the explanation of how to get one."""
+        try:
+            return current().episode()
+        except NoEpisode as exc:
+            return str(exc)
+
     # ---- resources
     @mcp.resource(
         BRIEFING_URI,
@@ -358,7 +366,8 @@ def build_server(registry: EpisodeRegistry, *, restart_tool: bool = True, contro
         annotations=Annotations(audience=["assistant", "user"], priority=1.0),
     )
     async def briefing() -> str:
-        return episode_or_not_found(BRIEFING_URI).obs.briefing
+        ep = episode_or_lobby()
+        return ep if isinstance(ep, str) else ep.obs.briefing
 
     if control_resource:
 
@@ -374,7 +383,9 @@ def build_server(registry: EpisodeRegistry, *, restart_tool: bool = True, contro
             annotations=Annotations(audience=["user"], priority=0.0),
         )
         async def control() -> str:
-            ep = episode_or_not_found(CONTROL_URI)
+            ep = episode_or_lobby()
+            if isinstance(ep, str):
+                return json.dumps({"episode": None, "message": ep}, indent=2)
             sim = ep.sim
             history = _jsonable(list(sim.history))
             rewards = [h.get("reward") if isinstance(h, dict) else None for h in history]
@@ -446,11 +457,13 @@ def build_server(registry: EpisodeRegistry, *, restart_tool: bool = True, contro
     # ---- subscriptions, both eras, per episode
     low = mcp._lowlevel_server
 
+    lobby_listen = ListenHandler(InMemorySubscriptionBus())  # lobby streams: acknowledged, then quiet
+
     async def listen(ctx: Any, params: SubscriptionsListenRequestParams) -> Any:
         try:
             ep = current().episode()
-        except NoEpisode as exc:
-            raise MCPError(code=INVALID_PARAMS, message=str(exc)) from None
+        except NoEpisode:
+            return await lobby_listen(ctx, params)
         uris = list(params.notifications.resource_subscriptions or ())
         ep.listen_uris.update(uris)
         try:
