@@ -1,0 +1,255 @@
+#!/usr/bin/env python3
+"""WebSocket step latency and throughput: Ghostexec vs a trivial OpenEnv environment (the floor).
+
+Both servers run the same way: a uvicorn subprocess on a free loopback port with
+`openenv_server.app.uvicorn_config` (same keepalive, frame limits, payload middleware). Ghostexec is
+the app `ghostexec serve` runs (OpenEnv + /episodes + MCP mount); the floor is OpenEnv's
+`create_app` over an echo environment. Clients are raw `websockets` asyncio connections in one
+client process, sending `{"type": "step", ...}` and waiting for each reply.
+
+    .venv/bin/python bench/ws_bench.py                         # defaults
+    .venv/bin/python bench/ws_bench.py --steps 3000 --seconds 5 --sessions 1 8 64
+    .venv/bin/python bench/ws_bench.py --json results.json
+
+Reported: sequential step latency (one session: median, p90, p99) and aggregate steps/s with N
+concurrent sessions (each loops step-after-step for --seconds; a Ghostexec session that finishes
+its episode resets and carries on; resets take wall time but are not counted as steps).
+Targets (issue #3): sequential median <= 1.3x the floor; >= 5,000 steps/s at 64 sessions on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+GHOSTEXEC_SERVER = """
+import sys
+from ghostexec.cli import create_app
+from openenv_server.app import Settings, serve
+settings = Settings.from_env(host="127.0.0.1", port=int(sys.argv[1]), max_sessions=int(sys.argv[2]), log_level="warning")
+serve(create_app(settings), settings)
+"""
+
+FLOOR_SERVER = """
+import sys
+from openenv.core.env_server.http_server import create_app
+from openenv.core.env_server.interfaces import Environment
+from openenv.core.env_server.types import Action, Observation, State
+from openenv_server.app import Settings, uvicorn_config
+from openenv_server.limits import PayloadLimitMiddleware
+import uvicorn
+
+class EchoAction(Action):
+    message: str = ""
+
+class EchoObservation(Observation):
+    echo: str = ""
+
+class EchoEnv(Environment):
+    SUPPORTS_CONCURRENT_SESSIONS = True
+    def __init__(self):
+        super().__init__()
+        self._state = State(episode_id="echo", step_count=0)
+    def reset(self, seed=None, episode_id=None, **kw):
+        self._state = State(episode_id=episode_id or "echo", step_count=0)
+        return EchoObservation(echo="", reward=0.0)
+    def step(self, action, timeout_s=None, **kw):
+        self._state.step_count += 1
+        return EchoObservation(echo=action.message, reward=0.0)
+    @property
+    def state(self):
+        return self._state
+
+settings = Settings.from_env(host="127.0.0.1", port=int(sys.argv[1]), max_sessions=int(sys.argv[2]), log_level="warning")
+app = create_app(EchoEnv, EchoAction, EchoObservation, max_concurrent_envs=settings.max_sessions)
+app.add_middleware(PayloadLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+uvicorn.Server(uvicorn_config(app, settings)).run()
+"""
+
+TARGETS = {
+    "ghostexec": {
+        "reset": {"type": "reset", "data": {"task_id": "phase2_core", "seed": 0}},
+        "step": {"type": "step", "data": {"action_type": "do_nothing"}},
+    },
+    "floor": {
+        "reset": {"type": "reset", "data": {}},
+        "step": {"type": "step", "data": {"message": "hello"}},
+    },
+}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(kind: str, max_sessions: int) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    code = GHOSTEXEC_SERVER if kind == "ghostexec" else FLOOR_SERVER
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code), str(port), str(max_sessions)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    import httpx
+
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return proc, port
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"{kind} server did not start: {proc.communicate()[1][-2000:]}")
+        time.sleep(0.1)
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+async def _session(url: str, kind: str, *, steps: int | None, until: float | None, latencies: list[float] | None) -> int:
+    from websockets.asyncio.client import connect
+
+    reset = json.dumps(TARGETS[kind]["reset"])
+    step = json.dumps(TARGETS[kind]["step"])
+    done_steps = 0
+    async with connect(url, max_size=None) as ws:
+        await ws.send(reset)
+        await ws.recv()
+        clock = time.perf_counter
+        while True:
+            if steps is not None and done_steps >= steps:
+                break
+            if until is not None and clock() >= until:
+                break
+            t0 = clock()
+            await ws.send(step)
+            reply = json.loads(await ws.recv())
+            if latencies is not None:
+                latencies.append(clock() - t0)
+            if reply.get("type") != "observation":
+                raise RuntimeError(f"unexpected reply: {str(reply)[:300]}")
+            done_steps += 1
+            if reply["data"].get("done"):
+                await ws.send(reset)
+                await ws.recv()
+    return done_steps
+
+
+def _pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+async def sequential(url: str, kind: str, steps: int) -> dict[str, float]:
+    await _session(url, kind, steps=max(50, steps // 10), until=None, latencies=None)  # warm-up
+    lat: list[float] = []
+    await _session(url, kind, steps=steps, until=None, latencies=lat)
+    return {
+        "median_ms": statistics.median(lat) * 1e3,
+        "p90_ms": _pct(lat, 0.90) * 1e3,
+        "p99_ms": _pct(lat, 0.99) * 1e3,
+        "steps": len(lat),
+    }
+
+
+async def concurrent(url: str, kind: str, sessions: int, seconds: float) -> dict[str, float]:
+    lat: list[float] = []
+    start = time.perf_counter()
+    until = start + seconds
+    counts = await asyncio.gather(*(_session(url, kind, steps=None, until=until, latencies=lat) for _ in range(sessions)))
+    elapsed = time.perf_counter() - start
+    total = sum(counts)
+    return {
+        "sessions": sessions,
+        "steps_per_s": total / elapsed,
+        "p50_ms": statistics.median(lat) * 1e3 if lat else float("nan"),
+        "p99_ms": _pct(lat, 0.99) * 1e3 if lat else float("nan"),
+        "steps": total,
+    }
+
+
+def run(args: argparse.Namespace) -> dict:
+    results: dict = {
+        "host": {"cpus": os.cpu_count(), "python": platform.python_version(), "machine": platform.machine()},
+        "params": {"steps": args.steps, "seconds": args.seconds, "sessions": args.sessions},
+    }
+    max_sessions = max(max(args.sessions), 1)
+    for kind in ("floor", "ghostexec"):
+        proc, port = start_server(kind, max_sessions)
+        url = f"ws://127.0.0.1:{port}/ws"
+        try:
+            res = {"sequential": asyncio.run(sequential(url, kind, args.steps)), "concurrent": []}
+            for n in args.sessions:
+                res["concurrent"].append(asyncio.run(concurrent(url, kind, n, args.seconds)))
+        finally:
+            stop_server(proc)
+        results[kind] = res
+    return results
+
+
+def report(results: dict) -> str:
+    f, g = results["floor"], results["ghostexec"]
+    ratio = g["sequential"]["median_ms"] / f["sequential"]["median_ms"]
+    lines = [
+        f"WS step bench — {results['host']['cpus']} CPUs, Python {results['host']['python']}; client and server on this host",
+        "",
+        "sequential (1 session)      median     p90      p99   steps",
+    ]
+    for name, r in (("floor (echo env)", f), ("ghostexec", g)):
+        s = r["sequential"]
+        lines.append(f"  {name:24} {s['median_ms']:6.3f}ms {s['p90_ms']:6.3f}ms {s['p99_ms']:6.3f}ms  {s['steps']}")
+    lines.append(f"  ghostexec / floor median: {ratio:.2f}x  (target <= 1.3x)")
+    lines += ["", "concurrent                 sessions   steps/s    p50      p99"]
+    for name, r in (("floor (echo env)", f), ("ghostexec", g)):
+        for c in r["concurrent"]:
+            lines.append(f"  {name:24} {c['sessions']:6d} {c['steps_per_s']:9.0f} {c['p50_ms']:7.2f}ms {c['p99_ms']:7.2f}ms")
+    at64 = [c for c in g["concurrent"] if c["sessions"] == 64]
+    if at64:
+        lines.append(f"  ghostexec at 64 sessions: {at64[0]['steps_per_s']:.0f} steps/s  (target >= 5000 on 2 cores)")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", type=int, default=2000, help="timed sequential steps (default 2000)")
+    parser.add_argument("--seconds", type=float, default=4.0, help="duration of each concurrent run (default 4)")
+    parser.add_argument("--sessions", type=int, nargs="+", default=[1, 8, 64], help="concurrency levels (default 1 8 64)")
+    parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    args = parser.parse_args(argv)
+    results = run(args)
+    print(report(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

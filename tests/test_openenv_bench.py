@@ -1,0 +1,40 @@
+"""Smoke test of bench/ws_bench.py with tiny counts (numbers are not checked: it is not a pass/fail bench)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_ws_bench_runs_and_reports_both_servers(tmp_path):
+    out_json = tmp_path / "bench.json"
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "ws_bench.py"),
+            "--steps",
+            "20",
+            "--seconds",
+            "0.3",
+            "--sessions",
+            "1",
+            "3",
+            "--json",
+            str(out_json),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "floor (echo env)" in out.stdout and "ghostexec / floor median" in out.stdout
+    results = json.loads(out_json.read_text())
+    for kind in ("floor", "ghostexec"):
+        assert results[kind]["sequential"]["steps"] == 20
+        assert [c["sessions"] for c in results[kind]["concurrent"]] == [1, 3]
+        assert all(c["steps"] > 0 for c in results[kind]["concurrent"])
