@@ -140,27 +140,15 @@ def _calendar(w: World) -> tuple[str, datetime]:
             a, b = cf.items
             conflict_of.setdefault(a, []).append(b)
             conflict_of.setdefault(b, []).append(a)
-    shown_from = now - timedelta(hours=1)
     until = now.replace(hour=23, minute=59) + timedelta(hours=12)
-    items = [m for m in w.meetings.values() if m.end > shown_from and m.start <= until]
-    items += [c for c in w.commitments.values() if c.end > shown_from]
+    items = [m for m in w.meetings.values() if m.end > now and m.start <= until]
+    items += [c for c in w.commitments.values() if c.end > now]
     items.sort(key=lambda i: (i.start, i.id))
-    valid_until = _FOREVER
-    for i in items:
-        for t in (i.start, i.end, i.end + timedelta(hours=1)):
-            if now < t < valid_until:
-                valid_until = t
-    out = [f"CALENDAR — the last hour, today and tomorrow morning ({len(conflict_of)} items double-booked)"]
+    valid_until = min((i.end for i in items), default=_FOREVER)  # the next item to drop off
+    out = [f"CALENDAR — until tomorrow noon, ended items dropped ({len(conflict_of)} items double-booked)"]
     for i in items[:MAX_MEETINGS]:
         personal = i.id in w.commitments
-        if i.outcome is Outcome.missed:
-            phase = "MISSED"
-        elif i.end <= now:
-            phase = "over"
-        elif i.start <= now and i.outcome is not None:
-            phase = "in progress"
-        else:
-            phase = ""
+        phase = "MISSED" if i.outcome is Outcome.missed else ""
         clashes = tuple(sorted(conflict_of.get(i.id, ())))
         status = None if personal else i.status
         key = ("m", i.id, i.start, i.end, status, phase, clashes, i.start.date() == now.date())
@@ -255,9 +243,9 @@ def render(w: World, *, last_action: str | None = None) -> str:
             add(f"- Result: INVALID — {w.last_error}")
         else:
             add("- Result: OK")
-        changes = w.last_step_changes
-        for c in changes[:MAX_CHANGES]:
-            add(f"- {c.render()}")
+        changes = w.last_step_lines
+        for line in changes[:MAX_CHANGES]:
+            add(f"- {line}")
         if len(changes) > MAX_CHANGES:
             add(f"- … {len(changes) - MAX_CHANGES} more changes (full list in the step's info.changes)")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from .reward import MISSED_COMMITMENT, MISSED_MEETING
 from .state import World
 from .timeline import due, fire
 from .world import PRIORITY_RANK, MeetingStatus, Outcome, Priority, TaskStatus
@@ -27,7 +28,8 @@ def _rank(item, commitments) -> tuple:
 def _miss(w: World, ops, item, winner, early: bool) -> None:
     commitments = w.commitments
     verb = "left" if early else "missed"
-    ops.set_outcome(item, Outcome.missed, f"{verb} {item.id} \"{item.title}\" — you were needed in {winner.id} \"{winner.title}\"")
+    penalty = (MISSED_COMMITMENT if item.id in commitments else MISSED_MEETING)[item.importance]
+    ops.miss(item, penalty, f"{verb} {item.id} \"{item.title}\" — you were needed in {winner.id} \"{winner.title}\"")
     people = item.with_contacts if item.id in commitments else item.attendees
     for cid in people:
         c = w.contacts[cid]
@@ -82,8 +84,10 @@ def wear_moods(w: World) -> None:
     now = w.clock
     ops = None
     for e in w.emails.values():
+        if e.replied or e.decay_ticks >= MAX_DECAY_TICKS:
+            continue
         patience = PATIENCE.get(e.priority)
-        if patience is None or e.replied or e.received_at is None or e.decay_ticks >= MAX_DECAY_TICKS:
+        if patience is None or e.received_at is None:
             continue
         # Mail that arrived before the episode starts waiting when the executive's day begins.
         ticks_due = min(MAX_DECAY_TICKS, int((now - max(e.received_at, w.scenario.start)) / patience))

@@ -58,9 +58,8 @@ class Ops:
             w.versions[section] += 1
 
     def attend(self, item, outcome) -> None:
-        """An item whose time came without trouble (not logged: nothing went wrong)."""
+        """An item whose time came without trouble (not logged, not shown: nothing went wrong)."""
         item.outcome = outcome
-        self.w.versions["calendar"] += 1
 
     # --- contacts -------------------------------------------------------------------------
     def shift_mood(self, contact: Contact, delta: int, why: str) -> int:
@@ -120,6 +119,7 @@ class Ops:
         email.replied_at = self.w.clock
         email.reply_quality = quality
         email.leaked = leaked
+        self.w.leaks += int(leaked)
         self.log("email", email.id, f"replied to {email.id} (reply quality {quality:.2f}{', CONFIDENTIAL LEAK' if leaked else ''})")
 
     def archive(self, email) -> None:
@@ -151,8 +151,13 @@ class Ops:
         meeting.status = MeetingStatus.cancelled
         self.log("meeting", meeting.id, f"cancelled {meeting.id} \"{meeting.title}\"" + (f" ({reason})" if reason else " (no reason given)"))
 
-    def set_outcome(self, item, outcome, text: str) -> None:
-        item.outcome = outcome
+    def miss(self, item, penalty: float, text: str) -> None:
+        """A calendar item the executive could not attend; `penalty` joins the conflict potential."""
+        from .world import Outcome
+
+        item.outcome = Outcome.missed
+        self.w.missed_penalty += penalty
+        self.w.missed_count += 1
         self.log("calendar", item.id, text)
 
     # --- tasks ----------------------------------------------------------------------------

@@ -121,8 +121,7 @@ def compute_stress(w: World, conflicts: list[Conflict], items: list | None = Non
     clashes = sum(1 for c in conflicts if c.kind == "personal_clash")
     mail = sum(1 for c in conflicts if c.kind == "critical_unanswered")
     overdue = len(overdue_tasks(w))
-    missed = sum(1 for m in w.meetings.values() if m.outcome is not None and m.outcome.value == "missed")
-    missed += sum(1 for c in w.commitments.values() if c.outcome is not None and c.outcome.value == "missed")
+    missed = w.missed_count
     level = base + 5 * overlaps + 8 * clashes + 4 * mail + 4 * overdue + 2 * back_to_back_runs(w, items) + 3 * missed
     return max(0, min(100, level))
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from .content import ReplyReading
 from .results import ExpectationResult, RewardBreakdown, RewardComponent
 from .state import World
-from .world import MOOD_INDEX, NEUTRAL_INDEX, Outcome, Priority, Relationship, TaskStatus
+from .world import MOOD_INDEX, NEUTRAL_INDEX, Priority, Relationship, TaskStatus
 
 W_CONFLICT, W_TASK, W_RELATIONSHIP = 0.35, 0.30, 0.35
 INVALID_PENALTY = -0.30
@@ -59,14 +59,8 @@ class Potentials:
 
 
 def potentials(w: World) -> Potentials:
-    conflict = -sum(c.weight for c in w.conflicts)
-    for m in w.meetings.values():
-        if m.outcome is Outcome.missed:
-            conflict -= MISSED_MEETING[m.importance]
-    for c in w.commitments.values():
-        if c.outcome is Outcome.missed:
-            conflict -= MISSED_COMMITMENT[c.importance]
-    conflict -= LEAK_WEIGHT * sum(1 for e in w.emails.values() if e.leaked)
+    # missed items and leaks are tallied by ghostexec.ops as they happen (they never un-happen)
+    conflict = -sum(c.weight for c in w.conflicts) - w.missed_penalty - LEAK_WEIGHT * w.leaks
     now = w.clock
     task = sum(TASK_WEIGHT[t.priority] * task_value(t, now) for t in w.tasks.values())
     cw = w.contact_weight

@@ -36,7 +36,7 @@ ENTITY_KINDS = ("email", "meeting", "contact", "task")
 
 def describe(action) -> str:
     """One line naming the action and its target, for the briefing and logs."""
-    fields = action.model_dump(exclude={"action_type"}, exclude_none=True)
+    fields = {k: v for k, v in action.__dict__.items() if v is not None and k != "action_type"}
     parts = [action.action_type]
     for key in ("email_id", "meeting_id", "task_id", "contact_id", "new_start", "new_end", "channel"):
         if key in fields:
@@ -129,12 +129,13 @@ class Simulation:
             if not e.read and e.received_at is not None and e.received_at <= w.prev_clock:
                 e.read = True
         w.last_step_changes = w.log[mark:]
+        w.last_step_lines = [c.render() for c in w.last_step_changes]
         desc = describe(act)
         obs = self.observation = self._observe(desc, bd, error)
         info: dict[str, Any] = {
             "rejected": False,
             "action": act.model_dump(exclude_none=True),
-            "changes": [c.render() for c in w.last_step_changes],
+            "changes": w.last_step_lines,
             "events": w.fired[fired_mark:],
         }
         if w.done:

@@ -67,6 +67,7 @@ class PendingEvent:
 class World:
     __slots__ = (
         "_seq",
+        "arrived",
         "clock",
         "commitments",
         "conflict_cache",
@@ -82,20 +83,23 @@ class World:
         "fired",
         "last_error",
         "last_step_changes",
+        "last_step_lines",
+        "leaks",
         "line_cache",
         "log",
         "meetings",
+        "missed_count",
+        "missed_penalty",
         "mood_start",
         "pending",
         "prev_clock",
         "rng",
         "scenario",
+        "section_cache",
         "seed",
         "step",
         "tasks",
         "versions",
-        "section_cache",
-        "arrived",
     )
 
     def __init__(self, scenario: Scenario, seed: int, episode_id: str):
@@ -116,6 +120,7 @@ class World:
         self.executive.personal_commitments = list(self.commitments.values())
         self.log: list[Change] = []
         self.last_step_changes: list[Change] = []
+        self.last_step_lines: list[str] = []
         self.last_error: str | None = None
         self.conflicts: list[Conflict] = []
         self.conflicts_seen: dict[str, float] = {}
@@ -130,6 +135,10 @@ class World:
         self.versions = {"mail": 0, "calendar": 0, "tasks": 0, "contacts": 0}
         self.section_cache: dict[str, tuple] = {}
         self.arrived: list[str] = []
+        # Running tallies kept by ghostexec.ops (derivable from the entities; kept for speed)
+        self.missed_penalty = 0.0
+        self.missed_count = 0
+        self.leaks = 0
         self.contact_order = sorted(self.contacts.values(), key=lambda c: (not c.vip, c.relationship != "board", c.id))
         # Seeded variation: start moods of contacts that declare jitter, then event timing jitter.
         for c in self.contacts.values():
