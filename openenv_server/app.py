@@ -54,7 +54,7 @@ class Settings:
     max_sessions: int = 64  # concurrent WebSocket sessions (one simulation each)
     max_episodes: int = 256  # live stateful HTTP episodes (/episodes)
     episode_ttl_s: float = 1800.0  # an HTTP episode unused this long expires
-    max_body_bytes: int = 65536  # HTTP bodies and WS messages
+    max_body_bytes: int = 262144  # HTTP bodies and WS messages (a whole custom scenario is ~26 KB today)
     ws_ping_interval_s: float = 20.0  # keepalive ping period; a dead peer is dropped ...
     ws_ping_timeout_s: float = 20.0  # ... when its pong is this late (so freed within interval + timeout)
     log_level: str = "info"
@@ -107,7 +107,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
         "max_sessions": "concurrent WebSocket sessions (default 64)",
         "max_episodes": "live stateful HTTP episodes under /episodes (default 256)",
         "episode_ttl_s": "seconds an idle HTTP episode lives (default 1800)",
-        "max_body_bytes": "largest HTTP body / WS message in bytes (default 65536)",
+        "max_body_bytes": "largest HTTP body / WS message in bytes (default 262144)",
         "ws_ping_interval_s": "WebSocket keepalive ping period in seconds (default 20)",
         "ws_ping_timeout_s": "drop a WebSocket whose pong is this many seconds late (default 20)",
         "log_level": "uvicorn log level (default info)",

@@ -38,7 +38,7 @@ def _http_413(limit: int) -> tuple[dict[str, Any], dict[str, Any]]:
 
 class PayloadLimitMiddleware:
     def __init__(
-        self, app: Any, max_body_bytes: int = 65536, max_ws_bytes: int | None = None, ws_paths: tuple[str, ...] = ("/ws",)
+        self, app: Any, max_body_bytes: int = 262144, max_ws_bytes: int | None = None, ws_paths: tuple[str, ...] = ("/ws",)
     ):
         self.app = app
         self.max_body_bytes = int(max_body_bytes)

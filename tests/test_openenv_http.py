@@ -177,7 +177,7 @@ def test_episode_bound_and_idle_expiry(http):
 
 
 def test_bad_http_input_is_a_4xx_never_a_500(http):
-    big = json.dumps({"action": {"action_type": "reply_email", "email_id": "e01", "body": "x" * 70_000}})
+    big = json.dumps({"action": {"action_type": "reply_email", "email_id": "e01", "body": "x" * 300_000}})
     ep = new_episode(http)["id"]
     cases = [
         ("POST", "/step", {"content": "{not json", "headers": {"content-type": "application/json"}}, 422),
@@ -194,7 +194,7 @@ def test_bad_http_input_is_a_4xx_never_a_500(http):
         (
             "POST",
             f"/episodes/{ep}/step",
-            {"content": iter([big[:40_000].encode(), big[40_000:].encode()]), "headers": {"content-type": "application/json"}},
+            {"content": iter([big[:150_000].encode(), big[150_000:].encode()]), "headers": {"content-type": "application/json"}},
             413,
         ),
     ]

@@ -121,7 +121,7 @@ def test_environment_translates_the_core_without_computing():
 
 def test_settings_from_env_flags_and_defaults():
     s = Settings.from_env({})
-    assert (s.host, s.max_sessions, s.max_body_bytes) == ("127.0.0.1", 64, 65536)
+    assert (s.host, s.max_sessions, s.max_body_bytes) == ("127.0.0.1", 64, 262144)
     s = Settings.from_env({"GHOSTEXEC_MAX_SESSIONS": "128", "GHOSTEXEC_EPISODE_TTL_S": "5.5"})
     assert s.max_sessions == 128 and s.episode_ttl_s == 5.5
     parser = add_serve_arguments(argparse.ArgumentParser())
@@ -147,3 +147,14 @@ def test_manifest_matches_the_scenario_files():
         assert entry["difficulty"] == scenario.difficulty, task_id
         assert entry["step_budget"] == scenario.step_budget, task_id
         assert entry["title"] == scenario.title, task_id
+
+
+def test_module_level_app_is_built_lazily_for_uvicorn_import_strings():
+    import openenv_server.app as app_module
+
+    app = app_module.app  # what `uvicorn openenv_server.app:app` (and openenv.yaml's `app:`) loads
+    assert "/ws" in {getattr(r, "path", None) for r in app.routes}
+    assert {"/episodes", "/episodes/{episode_id}", "/episodes/{episode_id}/step", "/reset", "/step", "/schema"} <= set(
+        app.openapi()["paths"]
+    )
+    assert app_module.app is app

@@ -123,6 +123,20 @@ def test_full_episode_over_ws_with_the_typed_client(server, task_id):
         assert env.reset(task_id=task_id, seed=1).observation.step == 0  # same socket, new episode
 
 
+def test_reset_honours_seed_and_episode_id(server):
+    with GhostexecEnv(base_url=server).sync() as env:
+        hashes = {}
+        for seed in (0, 1, 0):
+            obs = env.reset(task_id="monday_morning", seed=seed, episode_id=f"s{seed}").observation
+            assert obs.episode_id == f"s{seed}"
+            state = env.state()
+            hashes.setdefault(seed, set()).add(state.state_hash)
+            sim = ghostexec.Simulation()
+            sim.reset(task_id="monday_morning", seed=seed, episode_id=f"s{seed}")
+            assert state.state_hash == sim.state_hash()
+        assert len(hashes[0]) == 1 and hashes[0] != hashes[1]
+
+
 def test_custom_scenario_reset_over_ws(server):
     scenario = ghostexec.load_task("phase2_core").model_dump(mode="json", by_alias=True, exclude_none=True)
     scenario["id"] = "my_custom_day"
@@ -193,7 +207,7 @@ def test_bad_ws_input_gets_an_error_message_and_the_session_stays_usable(server)
             ({"type": "reset", "data": {"seed": "seven"}}, "EXECUTION_ERROR"),
             ({"type": "reset", "data": {"scenario": {"id": "half"}}}, "EXECUTION_ERROR"),
             (
-                json.dumps({"type": "step", "data": {"action_type": "reply_email", "email_id": "e01", "body": "x" * 70_000}}),
+                json.dumps({"type": "step", "data": {"action_type": "reply_email", "email_id": "e01", "body": "x" * 300_000}}),
                 "PAYLOAD_TOO_LARGE",
             ),
             (b"\x00\x01binary", "BINARY_FRAME"),
