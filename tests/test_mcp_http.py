@@ -145,6 +145,11 @@ async def test_stateless_clients_address_episodes_by_url(app_url):
         assert lobby.protocol_version == "2026-07-28"
         refused = await lobby.call_tool("do_nothing", {})
         assert refused.is_error and "start_episode" in refused.content[0].text
+        # Listed resources stay readable at the lobby: they explain how to get an episode.
+        assert "start_episode" in (await lobby.read_resource(BRIEFING_URI)).contents[0].text
+        assert json.loads((await lobby.read_resource(CONTROL_URI)).contents[0].text)["episode"] is None
+        async with lobby.listen(resource_subscriptions=[BRIEFING_URI]) as sub:  # acknowledged, then quiet
+            assert sub is not None
         one = (await lobby.call_tool("start_episode", {"task_id": "phase2_core", "seed": 2})).structured_content
         two = (await lobby.call_tool("start_episode", {"task_id": "monday_morning", "seed": 5})).structured_content
     assert one["url"] == f"{url}/mcp-std/episodes/{one['episode']}/" and one["episode"] != two["episode"]
