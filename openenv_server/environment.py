@@ -180,6 +180,22 @@ class GhostexecEnvironment(Environment[GhostexecAction, GhostexecObservation, Gh
         self._last = res.observation
         return to_wire_observation(res.observation, sim.grade() if res.done else None)
 
+    # The server calls these on its event loop (OpenEnv uses *_async when a subclass overrides them).
+    # A core step or reset is CPU-bound and well under a millisecond, so running it inline is cheaper
+    # than OpenEnv's default hop to a per-session thread, which under the GIL only adds latency.
+    async def reset_async(  # type: ignore[override]
+        self,
+        seed: int | None = None,
+        episode_id: str | None = None,
+        task_id: str | None = None,
+        scenario: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> GhostexecObservation:
+        return self.reset(seed=seed, episode_id=episode_id, task_id=task_id, scenario=scenario, **kwargs)
+
+    async def step_async(self, action: Any, timeout_s: float | None = None, **kwargs: Any) -> GhostexecObservation:  # type: ignore[override]
+        return self.step(action, timeout_s=timeout_s, **kwargs)
+
     @property
     def state(self) -> GhostexecState:
         sim = self._sim
