@@ -2,7 +2,8 @@
 """WebSocket step latency and throughput: Ghostexec vs a trivial OpenEnv environment (the floor).
 
 Both servers run the same way: a uvicorn subprocess on a free loopback port with
-`openenv_server.app.uvicorn_config` (same keepalive, frame limits, payload middleware). Ghostexec is
+`openenv_server.app.uvicorn_config` (same keepalive, frame limits, no permessage-deflate, payload
+middleware, GC tuning). Ghostexec is
 the app `ghostexec serve` runs (OpenEnv + /episodes + MCP mount); the floor is OpenEnv's
 `create_app` over an echo environment. Clients are raw `websockets` asyncio connections in one
 client process, sending `{"type": "step", ...}` and waiting for each reply.
@@ -48,7 +49,7 @@ import sys
 from openenv.core.env_server.http_server import create_app
 from openenv.core.env_server.interfaces import Environment
 from openenv.core.env_server.types import Action, Observation, State
-from openenv_server.app import Settings, uvicorn_config
+from openenv_server.app import Settings, tune_runtime, uvicorn_config
 from openenv_server.limits import PayloadLimitMiddleware
 import uvicorn
 
@@ -76,6 +77,7 @@ class EchoEnv(Environment):
 settings = Settings.from_env(host="127.0.0.1", port=int(sys.argv[1]), max_sessions=int(sys.argv[2]), log_level="warning")
 app = create_app(EchoEnv, EchoAction, EchoObservation, max_concurrent_envs=settings.max_sessions)
 app.add_middleware(PayloadLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+tune_runtime()
 uvicorn.Server(uvicorn_config(app, settings)).run()
 """
 

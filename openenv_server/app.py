@@ -57,6 +57,7 @@ class Settings:
     max_body_bytes: int = 262144  # HTTP bodies and WS messages (a whole custom scenario is ~26 KB today)
     ws_ping_interval_s: float = 20.0  # keepalive ping period; a dead peer is dropped ...
     ws_ping_timeout_s: float = 20.0  # ... when its pong is this late (so freed within interval + timeout)
+    ws_compression: bool = False  # permessage-deflate: costs ~0.25 ms per 10 KB briefing on each side
     log_level: str = "info"
 
     @classmethod
@@ -91,8 +92,20 @@ class Settings:
             raise ValueError("; ".join(problems))
 
 
+_TYPES = {"int": int, "float": float, "str": str, "bool": bool}
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
+def _kind(typ: Any) -> type:
+    return typ if isinstance(typ, type) else _TYPES.get(str(typ), str)
+
+
 def _convert(name: str, typ: Any, raw: str) -> Any:
-    kind = typ if isinstance(typ, type) else {"int": int, "float": float, "str": str}.get(str(typ), str)
+    kind = _kind(typ)
+    if kind is bool:
+        if raw.strip().lower() in _TRUE | _FALSE:
+            return raw.strip().lower() in _TRUE
+        raise ValueError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a boolean (use 1/0, true/false, yes/no, on/off)")
     try:
         return kind(raw)
     except ValueError:
@@ -110,17 +123,17 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
         "max_body_bytes": "largest HTTP body / WS message in bytes (default 262144)",
         "ws_ping_interval_s": "WebSocket keepalive ping period in seconds (default 20)",
         "ws_ping_timeout_s": "drop a WebSocket whose pong is this many seconds late (default 20)",
+        "ws_compression": "offer permessage-deflate on WebSockets (default off: on loopback/LAN it costs more CPU than it saves)",
         "log_level": "uvicorn log level (default info)",
     }
     for f in dataclasses.fields(Settings):
-        kind = f.type if isinstance(f.type, type) else {"int": int, "float": float, "str": str}.get(str(f.type), str)
-        parser.add_argument(
-            "--" + f.name.replace("_", "-"),
-            dest=f.name,
-            type=kind,
-            default=None,
-            help=f"{helps.get(f.name, '')} [env {ENV_PREFIX}{f.name.upper()}]",
-        )
+        kind = _kind(f.type)
+        help_text = f"{helps.get(f.name, '')} [env {ENV_PREFIX}{f.name.upper()}]"
+        flag = "--" + f.name.replace("_", "-")
+        if kind is bool:
+            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        else:
+            parser.add_argument(flag, dest=f.name, type=kind, default=None, help=help_text)
     return parser
 
 
@@ -283,6 +296,7 @@ def _add_ghostexec_routes(
                 "max_body_bytes": settings.max_body_bytes,
                 "ws_ping_interval_s": settings.ws_ping_interval_s,
                 "ws_ping_timeout_s": settings.ws_ping_timeout_s,
+                "ws_compression": settings.ws_compression,
             },
         }
 
@@ -299,6 +313,7 @@ def uvicorn_config(app: Any, settings: Settings, **extra: Any) -> Any:
         ws="websockets-sansio",
         ws_ping_interval=settings.ws_ping_interval_s,
         ws_ping_timeout=settings.ws_ping_timeout_s,
+        ws_per_message_deflate=settings.ws_compression,
         # Above the app-level limit, so oversized messages get a structured error frame from
         # PayloadLimitMiddleware (session kept); only far larger frames are cut with code 1009.
         ws_max_size=max(16 * settings.max_body_bytes, 1 << 20),
@@ -318,7 +333,20 @@ def serve(app: Any = None, settings: Settings | None = None, **overrides: Any) -
         settings.check()
     if app is None:
         app = create_app(settings)
+    tune_runtime()
     uvicorn.Server(uvicorn_config(app, settings)).run()
+
+
+def tune_runtime() -> None:
+    """Process-level GC tuning for a long-running server (called by `serve`). Each step allocates
+    many short-lived objects while dozens of live worlds sit in memory; freezing the start-up heap
+    (modules, schemas) and collecting the young generation less often keeps the collector from
+    rescanning them (~15% per step at 64 sessions in our measurements)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 50)
 
 
 def main(argv: list[str] | None = None) -> int:

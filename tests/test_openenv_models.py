@@ -128,6 +128,13 @@ def test_settings_from_env_flags_and_defaults():
     args = parser.parse_args(["--max-sessions", "9", "--port", "7860", "--host", "0.0.0.0"])
     s = settings_from_args(args, {"GHOSTEXEC_MAX_SESSIONS": "128", "GHOSTEXEC_MAX_EPISODES": "3"})
     assert (s.max_sessions, s.port, s.host, s.max_episodes) == (9, 7860, "0.0.0.0", 3)  # flag beats env beats default
+    assert Settings.from_env({}).ws_compression is False
+    assert Settings.from_env({"GHOSTEXEC_WS_COMPRESSION": "yes"}).ws_compression is True
+    assert (
+        settings_from_args(parser.parse_args(["--no-ws-compression"]), {"GHOSTEXEC_WS_COMPRESSION": "1"}).ws_compression is False
+    )
+    with pytest.raises(ValueError, match="boolean"):
+        Settings.from_env({"GHOSTEXEC_WS_COMPRESSION": "maybe"})
     with pytest.raises(ValueError, match="max_sessions"):
         Settings.from_env({"GHOSTEXEC_MAX_SESSIONS": "0"})
     with pytest.raises(ValueError, match="GHOSTEXEC_PORT"):
