@@ -12,11 +12,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--episode-id", default=None, help="fix the episode id (reproducible briefings and hashes)")
     p.add_argument("--no-restart-tool", action="store_true", help="hide start_episode (strict evaluation)")
+    p.add_argument("--no-briefing-in-result", action="store_true", help="do not attach the briefing to action results")
     args = p.parse_args(argv)
     from .stdio import run
 
     try:
-        run(args.task, args.seed, args.episode_id, restart_tool=not args.no_restart_tool)
+        run(
+            args.task,
+            args.seed,
+            args.episode_id,
+            restart_tool=not args.no_restart_tool,
+            briefing_in_result=not args.no_briefing_in_result,
+        )
     except KeyError as exc:
         print(f"ghostexec mcp: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 2

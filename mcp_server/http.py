@@ -91,29 +91,29 @@ def _is_standard_mcp(scope: Scope, body: bytes | None) -> bool:
     return False
 
 
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
-    while True:
+async def _peek_body(receive: Receive, limit: int) -> tuple[bytes | None, Receive]:
+    """Read the request body to classify it, up to `limit` bytes; return it (None if longer) and a
+    `receive` that replays everything read, so the chosen app sees the request untouched."""
+    messages: list[Message] = []
+    size = 0
+    complete = False
+    while size <= limit:
         message = await receive()
-        if message["type"] == "http.disconnect":
+        messages.append(message)
+        if message["type"] != "http.request":
             break
-        chunks.append(message.get("body", b""))
+        size += len(message.get("body", b""))
         if not message.get("more_body", False):
+            complete = True
             break
-    return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
+    body = b"".join(m.get("body", b"") for m in messages) if complete and size <= limit else None
 
     async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
+        if messages:
+            return messages.pop(0)
         return await receive()
 
-    return replay
+    return body, replay
 
 
 class _Dispatcher:
@@ -138,8 +138,7 @@ class _Dispatcher:
         elif self.shared_path is not None and path.rstrip("/") == self.shared_path:
             body = None
             if scope["method"] == "POST" and not any(h in dict(scope["headers"]) for h in MCP_HEADERS):
-                body = await _read_body(receive)
-                receive = _replay(body, receive)
+                body, receive = await _peek_body(receive, self.m.session_manager.max_request_body_size)
             if _is_standard_mcp(scope, body):
                 await self._to_mcp(scope, receive, send, None)
             else:
@@ -209,6 +208,8 @@ def mount(
     json_response: bool = False,
     session_idle_timeout: float | None = 2 * 3600,
     restart_tool: bool = True,
+    briefing_in_result: bool = True,
+    max_request_body_size: int | None = None,
 ) -> MCPMount:
     """Serve the standard MCP server inside `app` (FastAPI/Starlette, not yet started).
 
@@ -216,13 +217,17 @@ def mount(
     and installs the dispatcher described in the module docstring. `share_path=None` leaves `/mcp`
     entirely to OpenEnv."""
     registry = registry or EpisodeRegistry()
-    server = build_server(registry, restart_tool=restart_tool)
+    server = build_server(registry, restart_tool=restart_tool, briefing_in_result=briefing_in_result)
+    if max_request_body_size is None:  # follow the host app's limit (OpenEnv's Settings) when it has one
+        limit = getattr(getattr(getattr(app, "state", None), "settings", None), "max_body_bytes", None)
+        max_request_body_size = int(limit) if isinstance(limit, int) and limit > 0 else 4 * 1024 * 1024
     security = security_settings(allowed_hosts, allowed_origins)
     server.streamable_http_app(  # creates server.session_manager; the Starlette wrapper is not used
         streamable_http_path="/",
         json_response=json_response,
         transport_security=security,
         session_idle_timeout=session_idle_timeout,
+        max_request_body_size=max_request_body_size,
     )
     m = MCPMount(server=server, registry=registry, session_manager=server.session_manager, prefix=prefix.rstrip("/"))
 

@@ -75,6 +75,11 @@ RESULT_NOTE = (
 )
 
 
+RESULT_NOTE_NO_BRIEFING = RESULT_NOTE.replace(
+    ", and the updated briefing as an embedded resource.", ". Read ghostexec://briefing for the updated situation."
+)
+
+
 class ActionOutcome(BaseModel):
     """Structured result of one action tool. The reward is deliberately absent (see docs/mcp.md)."""
 
@@ -179,7 +184,7 @@ def _read_entity_uri(ep: Episode, uri: str) -> str:
 # --------------------------------------------------------------------------------------- tools
 
 
-def _action_tool(model: type[BaseModel]) -> Tool:
+def _action_tool(model: type[BaseModel], briefing_in_result: bool = True) -> Tool:
     action_type: str = model.model_fields["action_type"].default
 
     async def run_action(arguments: dict[str, Any], ctx: Any = None) -> CallToolResult:
@@ -210,11 +215,13 @@ def _action_tool(model: type[BaseModel]) -> Tool:
         content: list[Any] = []
         if not outcome.ok:  # the precise message first, where every client shows it
             content.append(TextContent(type="text", text=f"Invalid {action_type}: {obs.error}"))
-        content += [TextContent(type="text", text=json.dumps(data, indent=2)), _briefing_block(ep)]
+        content.append(TextContent(type="text", text=json.dumps(data, indent=2)))
+        if briefing_in_result:
+            content.append(_briefing_block(ep))
         await _notify_changed(ep)
         return CallToolResult(content=content, structured_content=data, is_error=not outcome.ok)
 
-    description = _unwrap(model.__doc__ or "") + RESULT_NOTE
+    description = _unwrap(model.__doc__ or "") + (RESULT_NOTE if briefing_in_result else RESULT_NOTE_NO_BRIEFING)
     return Tool(
         fn=run_action,
         name=action_type,
@@ -300,10 +307,21 @@ def _start_episode_tool(registry: EpisodeRegistry) -> Tool:
 # ----------------------------------------------------------------------------------- the server
 
 
-def build_server(registry: EpisodeRegistry, *, restart_tool: bool = True, control_resource: bool = True) -> MCPServer:
+def build_server(
+    registry: EpisodeRegistry,
+    *,
+    restart_tool: bool = True,
+    control_resource: bool = True,
+    briefing_in_result: bool = True,
+) -> MCPServer:
     """An MCPServer over `registry`. One server serves every episode; each request is bound to its
-    episode by the middleware below (fixed episode, episode URL, or handshake-era session)."""
-    tools = [_action_tool(m) for m in ACTION_MODELS]
+    episode by the middleware below (fixed episode, episode URL, or handshake-era session).
+
+    restart_tool: offer start_episode (hide it for strict evaluations where the harness restarts).
+    control_resource: offer ghostexec://control (reward, breakdown, grade) for the harness.
+    briefing_in_result: attach the updated briefing to every action result (what an LLM host needs
+    to see the new situation without a separate resource read; ~8 KB per call)."""
+    tools = [_action_tool(m, briefing_in_result) for m in ACTION_MODELS]
     if restart_tool:
         tools.append(_start_episode_tool(registry))
     mcp = MCPServer(

@@ -15,9 +15,16 @@ from .episodes import EpisodeRegistry
 from .server import build_server
 
 
-def run(task: str | None = None, seed: int = 0, episode_id: str | None = None, *, restart_tool: bool = True) -> None:
+def run(
+    task: str | None = None,
+    seed: int = 0,
+    episode_id: str | None = None,
+    *,
+    restart_tool: bool = True,
+    briefing_in_result: bool = True,
+) -> None:
     """Serve one episode over stdio until stdin closes. Raises KeyError for an unknown task
     (before anything is written to stdout)."""
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     registry = EpisodeRegistry.single(task, seed, episode_id)
-    build_server(registry, restart_tool=restart_tool).run("stdio")
+    build_server(registry, restart_tool=restart_tool, briefing_in_result=briefing_in_result).run("stdio")

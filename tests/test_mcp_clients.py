@@ -1,0 +1,136 @@
+"""The client configuration snippets in docs/mcp.md, run verbatim.
+
+Only two substitutions: `/ABSOLUTE/PATH/TO/ghostexec` becomes this checkout, and port 8000 a free
+port. Each snippet's command line is launched exactly as written (or, for URLs, the documented
+`ghostexec serve --port 8000` is started and the documented URL used), then initialize + tools/list
+and a look at the briefing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+
+import anyio
+import pytest
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+
+from ghostexec.actions import ACTION_TYPES
+from mcp_server import BRIEFING_URI
+from mcp_server.testing import ROOT, free_port, serve_in_subprocess
+
+DOC = os.path.join(ROOT, "docs", "mcp.md")
+PLACEHOLDER = "/ABSOLUTE/PATH/TO/ghostexec"
+TOOLS_BIN = os.path.join(ROOT, "tools", "mcp", "node_modules", ".bin")
+
+
+def doc_blocks(lang: str) -> list[str]:
+    with open(DOC, encoding="utf-8") as f:
+        text = f.read()
+    return re.findall(rf"```{lang}\n(.*?)```", text, flags=re.S)
+
+
+def entries() -> list[dict]:
+    """Every server entry of every `mcpServers` JSON snippet, in document order."""
+    found = []
+    for block in doc_blocks("json"):
+        found.extend(json.loads(block)["mcpServers"].values())
+    return found
+
+
+def stdio_entry() -> dict:
+    return next(e for e in entries() if e.get("command", "").endswith("/ghostexec"))
+
+
+def npx_entry() -> dict:
+    return next(e for e in entries() if e.get("command") == "npx")
+
+
+def url_entry() -> dict:
+    return next(e for e in entries() if "url" in e)
+
+
+def claude_commands() -> list[list[str]]:
+    return [shlex.split(line) for block in doc_blocks("bash") for line in block.splitlines() if line.startswith("claude mcp add")]
+
+
+def local(s: str, port: int | None = None) -> str:
+    s = s.replace(PLACEHOLDER, ROOT)
+    return s.replace(":8000", f":{port}") if port else s
+
+
+async def exercise(target, mode: str) -> None:
+    async with Client(target, mode=mode) as c:
+        names = [t.name for t in (await c.list_tools()).tools]
+        assert names[: len(ACTION_TYPES)] == list(ACTION_TYPES) and "start_episode" in names
+        briefing = (await c.read_resource(BRIEFING_URI)).contents[0].text
+        if c.protocol_version == "2026-07-28" and isinstance(target, str):  # stateless at the lobby URL
+            assert "start_episode" in briefing
+            url = (await c.call_tool("start_episode", {"task_id": "monday_morning", "seed": 7})).structured_content["url"]
+            async with Client(url, mode=mode) as ep:
+                assert (await ep.call_tool("do_nothing", {})).structured_content["step"] == 1
+                briefing = (await ep.read_resource(BRIEFING_URI)).contents[0].text
+        assert "GHOSTEXEC BRIEFING" in briefing
+
+
+def ghostexec_binary() -> str:
+    exe = local(stdio_entry()["command"])
+    if not os.path.exists(exe):
+        pytest.skip(f"{exe} does not exist: create the venv with `python3 dev.py test` (the documented setup)")
+    return exe
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+def test_claude_desktop_stdio_snippet(mode):
+    entry = stdio_entry()
+    command, args = local(entry["command"]), [local(a) for a in entry["args"]]
+    ghostexec_binary()
+    assert args == ["mcp", "--task", "monday_morning", "--seed", "7"]
+    anyio.run(exercise, StdioServerParameters(command=command, args=args), mode)
+
+
+def test_claude_code_stdio_command():
+    ghostexec_binary()
+    cmd = next(c for c in claude_commands() if "--" in c)
+    argv = [local(a) for a in cmd[cmd.index("--") + 1 :]]
+    assert argv[0] == local(stdio_entry()["command"])
+    anyio.run(exercise, StdioServerParameters(command=argv[0], args=argv[1:]), "legacy")
+
+
+@pytest.fixture(scope="module")
+def documented_server():
+    """Exactly the documented `ghostexec serve --port 8000`, on a free port."""
+    exe = ghostexec_binary()
+    with open(DOC, encoding="utf-8") as f:
+        assert "`ghostexec serve --port 8000`" in f.read()
+    port = free_port()
+    with serve_in_subprocess([exe, "serve", "--port", str(port)], port) as base:
+        yield port, base
+
+
+def test_remote_url_snippets(documented_server):
+    port, _ = documented_server
+    json_url = local(url_entry()["url"], port)
+    assert url_entry()["type"] == "http"
+    cli = next(c for c in claude_commands() if "--transport" in c)
+    assert cli[cli.index("--transport") + 1] == "http"
+    assert local(cli[-1], port) == json_url
+    for mode in ("legacy", "auto"):
+        anyio.run(exercise, json_url, mode)
+
+
+def test_claude_desktop_remote_snippet_via_mcp_remote(documented_server):
+    port, _ = documented_server
+    entry = npx_entry()
+    assert local(entry["args"][-1], port) == local(url_entry()["url"], port)
+    if not os.path.exists(os.path.join(TOOLS_BIN, "mcp-remote")) or shutil.which("npx") is None:
+        pytest.skip("mcp-remote not installed: run scripts/mcp_conformance.sh (installs tools/mcp) with npm available")
+    args = [local(a, port) for a in entry["args"]]
+    env = {**os.environ, "PATH": TOOLS_BIN + os.pathsep + os.environ.get("PATH", "")}
+    # Run from tools/mcp, so npx resolves the pinned local mcp-remote instead of downloading it.
+    params = StdioServerParameters(command="npx", args=args, cwd=os.path.join(ROOT, "tools", "mcp"), env=env)
+    anyio.run(exercise, params, "legacy")
