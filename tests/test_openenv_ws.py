@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -30,7 +31,7 @@ PING = 0.4  # ws ping interval and timeout in these tests: a dead peer is droppe
 
 @pytest.fixture(scope="module")
 def server():
-    with running_server(max_sessions=64, ws_ping_interval_s=PING, ws_ping_timeout_s=PING) as url:
+    with running_server(ws_ping_interval_s=PING, ws_ping_timeout_s=PING) as url:  # default capacity (64)
         yield url
 
 
@@ -239,6 +240,19 @@ def test_an_idle_connected_client_is_never_closed(server):
         result = env.step({"action_type": "do_nothing"})
         assert result.observation.step == 1
     wait_until(lambda: active_sessions(server) == base, 5, "slot freed after a clean close")
+
+
+def test_default_capacity_is_64_sessions_and_the_65th_is_refused(server):
+    wait_until(lambda: active_sessions(server) == 0, 5, "no leftover sessions")
+    with contextlib.ExitStack() as stack:
+        conns = [stack.enter_context(ws_connect(ws_url(server))) for _ in range(64)]
+        for ws in conns:
+            assert _ask(ws, {"type": "reset", "data": {"task_id": "travel_day"}})["type"] == "observation"
+        assert active_sessions(server) == 64
+        with ws_connect(ws_url(server)) as extra:
+            assert json.loads(extra.recv(timeout=10))["data"]["code"] == "CAPACITY_REACHED"
+        assert _ask(conns[0], {"type": "step", "data": {"action_type": "do_nothing"}})["type"] == "observation"
+    wait_until(lambda: active_sessions(server) == 0, 5, "all 64 slots freed")
 
 
 def _raw_ws_handshake(host: str, port: int) -> socket.socket:
