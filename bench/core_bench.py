@@ -92,7 +92,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--episodes", type=int, default=30)
     args = parser.parse_args()
-    print(f"{'task':20} {'steps':>6} {'step med':>9} {'p90':>8} {'reset med':>10} {'p90':>8} {'deepcopy':>9} {'step/deepcopy':>13} {'null':>6}")
+    print(
+        f"{'task':20} {'steps':>6} {'step med':>9} {'p90':>8} {'reset med':>10} {'p90':>8} {'deepcopy':>9} {'step/deepcopy':>13} {'null':>6}"
+    )
     for task in available_tasks():
         r = bench_task(task, args.episodes)
         print(

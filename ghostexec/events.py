@@ -21,6 +21,8 @@ class EventBase(StrictModel):
     after_step: int | None = Field(default=None, ge=1, description="Fire during this step's time advance.")
     jitter_steps: int = Field(default=0, ge=0, le=6, description="Seeded shift of up to this many steps later.")
     note: str | None = Field(default=None, max_length=300, description="What the executive is told in the briefing.")
+    unless_replied: tuple[Id, ...] = Field(default=(), description="Skip the event if any of these emails has been answered.")
+    unless_done: tuple[Id, ...] = Field(default=(), description="Skip the event if any of these tasks is done.")
 
 
 class NewEmail(EventBase):

@@ -175,6 +175,7 @@ def semantic_errors(s: Scenario) -> list[Problem]:
     meetings = {m.id for m in s.meetings} | {e.meeting.id for e in s.events if isinstance(e, NewMeeting)}
     tasks = {t.id for t in s.tasks} | {e.task.id for e in s.events if isinstance(e, NewTask)}
     existing = {"contact": set(contacts), "meeting": meetings, "task": tasks}
+    all_emails = {e.id for e in s.emails} | {e.email.id for e in s.events if isinstance(e, NewEmail)}
 
     def need_contact(cid: str, path: str, allow_exec: bool = False) -> None:
         if allow_exec and cid == EXEC_ID:
@@ -258,6 +259,12 @@ def semantic_errors(s: Scenario) -> list[Problem]:
             if target not in existing[kind]:
                 known = ", ".join(sorted(existing[kind])) or "none"
                 add(f"{path}.{field}", f"unknown {kind} id '{target}' (known: {known})")
+        for j, eid in enumerate(ev.unless_replied):
+            if eid not in all_emails:
+                add(f"{path}.unless_replied[{j}]", f"unknown email id '{eid}'")
+        for j, tid in enumerate(ev.unless_done):
+            if tid not in tasks:
+                add(f"{path}.unless_done[{j}]", f"unknown task id '{tid}'")
         if isinstance(ev, NewEmail):
             check_email(ev.email, f"{path}.email", initial=False)
         elif isinstance(ev, NewMeeting):

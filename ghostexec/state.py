@@ -97,6 +97,7 @@ class World:
         "scenario",
         "section_cache",
         "seed",
+        "skipped",
         "step",
         "tasks",
         "versions",
@@ -125,6 +126,7 @@ class World:
         self.conflicts: list[Conflict] = []
         self.conflicts_seen: dict[str, float] = {}
         self.fired: list[str] = []
+        self.skipped: list[str] = []  # conditional events that did not fire (unless_replied / unless_done)
         # Counters of steps taken. Input rejected before a step (bad shape) is not counted here:
         # transports reject it at different layers, and the world must not depend on where.
         self.counters = {"invalid": 0, "idle_urgent": 0, "messages": 0, "spam": 0}
@@ -242,6 +244,7 @@ def state_hash(w: World) -> str:
     The episode id is excluded: the same scenario, seed and actions give the same hash."""
     data: dict[str, Any] = snapshot(w).model_dump(mode="json", exclude={"episode_id"})
     data["_pending"] = [[p.fire_at.isoformat(), p.event.model_dump(mode="json")] for p in w.pending]
+    data["_skipped"] = w.skipped
     data["_rng"] = hashlib.sha256(repr(w.rng.getstate()).encode()).hexdigest()
     blob = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(blob.encode()).hexdigest()

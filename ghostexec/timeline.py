@@ -24,7 +24,23 @@ from .state import World
 from .world import MeetingStatus, TaskStatus
 
 
+def superseded(w: World, ev: AnyEvent) -> bool:
+    """A conditional event whose reason has gone: the mail it chases was answered, or the task done."""
+    for eid in ev.unless_replied:
+        e = w.emails.get(eid)
+        if e is not None and e.replied:
+            return True
+    for tid in ev.unless_done:
+        t = w.tasks.get(tid)
+        if t is not None and t.status is TaskStatus.done:
+            return True
+    return False
+
+
 def fire(w: World, ev: AnyEvent) -> None:
+    if superseded(w, ev):
+        w.skipped.append(ev.id)
+        return
     actor = getattr(ev, "by", None) or ("" if not isinstance(ev, DelegationReport) else ev.delegate_id) or "world"
     ops = w.ops(actor)
     if ev.note:

@@ -145,3 +145,32 @@ def test_missing_the_family_commitment_caps_dinner_disaster():
     sim, _ = run_episode("dinner_disaster", 0, do_nothing)
     labels = [c.label for c in sim.grade().caps_applied]
     assert any("dinner" in label.lower() for label in labels)
+
+
+def test_conditional_events_skip_when_their_reason_is_gone():
+    chaser = {"id": "ev-chase", "kind": "new_email", "after_step": 2, "unless_replied": ["e1"], "note": "Margaret chases.", "email": {
+        "id": "e8", "sender": "c1", "subject": "Chasing", "body": "Any news?", "priority": "critical"}}
+    nudge = {"id": "ev-nudge", "kind": "mood_shock", "after_step": 2, "unless_done": ["t1"], "contact_id": "c2", "delta": -1, "reason": "Payroll still waiting"}
+    answered = sim_for(scenario(events=[chaser, nudge]))
+    answered.step({"action_type": "reply_email", "email_id": "e1", "body": GOOD_REPLY_E1})
+    answered.step({"action_type": "complete_task", "task_id": "t1"})
+    assert "e8" not in answered.world.emails and answered.world.skipped == ["ev-chase", "ev-nudge"]
+    assert answered.world.contacts["c2"].mood == "neutral"
+    ignored = sim_for(scenario(events=[chaser, nudge]))
+    ignored.step({"action_type": "do_nothing"})
+    ignored.step({"action_type": "do_nothing"})
+    assert "e8" in ignored.world.emails and ignored.world.skipped == []
+    assert answered.state_hash() != ignored.state_hash()
+
+
+def test_conditional_event_references_are_validated():
+    import pytest
+
+    from ghostexec.scenario import ScenarioError, parse_scenario
+
+    bad = scenario(events=[{"id": "ev", "kind": "mood_shock", "after_step": 1, "unless_replied": ["e77"], "unless_done": ["t77"],
+                            "contact_id": "c1", "delta": -1, "reason": "x"}])
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(bad)
+    paths = {p.path for p in info.value.problems}
+    assert paths == {"$.events[0].unless_replied[0]", "$.events[0].unless_done[0]"}
