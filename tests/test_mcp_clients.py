@@ -134,3 +134,19 @@ def test_claude_desktop_remote_snippet_via_mcp_remote(documented_server):
     # Run from tools/mcp, so npx resolves the pinned local mcp-remote instead of downloading it.
     params = StdioServerParameters(command="npx", args=args, cwd=os.path.join(ROOT, "tools", "mcp"), env=env)
     anyio.run(exercise, params, "legacy")
+
+
+def test_stdio_unknown_task_fails_cleanly_with_nothing_on_stdout():
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "mcp_server", "--task", "no_such_task"],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": ROOT},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2 and out.stdout == ""
+    assert "no_such_task" in out.stderr
