@@ -18,7 +18,8 @@ Endpoints (prefix `/mcp-std` by default):
   its WebSocket, goes to OpenEnv's handler unchanged.
 
 DNS-rebinding protection stays on: Host must be loopback or listed in `allowed_hosts` (or the
-env var GHOSTEXEC_ALLOWED_HOSTS, comma-separated), Origin likewise.
+env var GHOSTEXEC_ALLOWED_HOSTS, comma-separated; on a Hugging Face Space, SPACE_HOST is added
+automatically), Origin likewise.
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ def security_settings(
     allowed_hosts: list[str] | None = None, allowed_origins: list[str] | None = None
 ) -> TransportSecuritySettings:
     extra = [h.strip() for h in os.environ.get("GHOSTEXEC_ALLOWED_HOSTS", "").split(",") if h.strip()]
+    if os.environ.get("SPACE_HOST"):  # a Hugging Face Space's own public host name
+        extra.append(os.environ["SPACE_HOST"].strip())
+    extra += [f"{h}:*" for h in extra if ":" not in h]
     hosts = LOOPBACK_HOSTS + list(allowed_hosts or []) + extra
     origins = [f"http://{h}" for h in ("127.0.0.1:*", "localhost:*", "[::1]:*")]
     origins += list(allowed_origins or []) + [f"https://{h}" for h in extra] + [f"http://{h}" for h in extra]

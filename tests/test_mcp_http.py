@@ -237,3 +237,16 @@ async def test_resource_updated_notifications_2026_era(app_url):
             assert event == ResourceUpdated(uri=BRIEFING_URI)
             control = json.loads((await listener.read_resource(CONTROL_URI)).contents[0].text)
             assert control["step"] == 1
+
+
+def test_allowed_hosts_from_environment(monkeypatch):
+    from mcp_server.http import security_settings
+
+    monkeypatch.setenv("GHOSTEXEC_ALLOWED_HOSTS", "ghostexec.example.org")
+    monkeypatch.setenv("SPACE_HOST", "someone-ghostexec.hf.space")
+    s = security_settings()
+    assert s.enable_dns_rebinding_protection is True
+    for host in ("ghostexec.example.org", "ghostexec.example.org:*", "someone-ghostexec.hf.space", "127.0.0.1:*"):
+        assert host in s.allowed_hosts
+    assert "https://someone-ghostexec.hf.space" in s.allowed_origins
+    assert "evil.example" not in s.allowed_hosts
