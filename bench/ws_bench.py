@@ -12,8 +12,10 @@ client process, sending `{"type": "step", ...}` and waiting for each reply.
     .venv/bin/python bench/ws_bench.py --steps 3000 --seconds 5 --sessions 1 8 64
     .venv/bin/python bench/ws_bench.py --json results.json
 
-Reported: sequential step latency (one session: median, p90, p99) and aggregate steps/s with N
-concurrent sessions (each loops step-after-step for --seconds; a Ghostexec session that finishes
+Both servers are up for the whole run and every measurement alternates between them (sequential:
+blocks of steps in turn; concurrent: floor then Ghostexec at each level), so background load on a
+shared host skews both alike. Reported: sequential step latency (one session: median, p90, p99)
+and aggregate steps/s with N concurrent sessions (each loops step-after-step for --seconds; a Ghostexec session that finishes
 its episode resets and carries on; resets take wall time but are not counted as steps).
 Targets (issue #3): sequential median <= 1.3x the floor; >= 5,000 steps/s at 64 sessions on 2 cores.
 """
@@ -170,15 +172,23 @@ def _pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-async def sequential(url: str, kind: str, steps: int) -> dict[str, float]:
-    await _session(url, kind, steps=max(50, steps // 10), until=None, latencies=None)  # warm-up
-    lat: list[float] = []
-    await _session(url, kind, steps=steps, until=None, latencies=lat)
+async def sequential(urls: dict[str, str], steps: int, rounds: int = 10) -> dict[str, dict[str, float]]:
+    """Alternate blocks of steps between the servers, so background load hits both alike."""
+    lat: dict[str, list[float]] = {kind: [] for kind in urls}
+    for kind, url in urls.items():  # warm-up
+        await _session(url, kind, steps=max(50, steps // 10), until=None, latencies=None)
+    per_round = max(1, steps // rounds)
+    for _ in range(rounds):
+        for kind, url in urls.items():
+            await _session(url, kind, steps=per_round, until=None, latencies=lat[kind])
     return {
-        "median_ms": statistics.median(lat) * 1e3,
-        "p90_ms": _pct(lat, 0.90) * 1e3,
-        "p99_ms": _pct(lat, 0.99) * 1e3,
-        "steps": len(lat),
+        kind: {
+            "median_ms": statistics.median(v) * 1e3,
+            "p90_ms": _pct(v, 0.90) * 1e3,
+            "p99_ms": _pct(v, 0.99) * 1e3,
+            "steps": len(v),
+        }
+        for kind, v in lat.items()
     }
 
 
@@ -204,16 +214,21 @@ def run(args: argparse.Namespace) -> dict:
         "params": {"steps": args.steps, "seconds": args.seconds, "sessions": args.sessions},
     }
     max_sessions = max(max(args.sessions), 1)
-    for kind in ("floor", "ghostexec"):
-        proc, port = start_server(kind, max_sessions)
-        url = f"ws://127.0.0.1:{port}/ws"
-        try:
-            res = {"sequential": asyncio.run(sequential(url, kind, args.steps)), "concurrent": []}
-            for n in args.sessions:
-                res["concurrent"].append(asyncio.run(concurrent(url, kind, n, args.seconds)))
-        finally:
+    procs = {}
+    try:
+        urls = {}
+        for kind in ("floor", "ghostexec"):  # both up at once; each measurement alternates between them
+            procs[kind], port = start_server(kind, max_sessions)
+            urls[kind] = f"ws://127.0.0.1:{port}/ws"
+        seq = asyncio.run(sequential(urls, args.steps))
+        for kind in urls:
+            results[kind] = {"sequential": seq[kind], "concurrent": []}
+        for n in args.sessions:
+            for kind, url in urls.items():
+                results[kind]["concurrent"].append(asyncio.run(concurrent(url, kind, n, args.seconds)))
+    finally:
+        for proc in procs.values():
             stop_server(proc)
-        results[kind] = res
     return results
 
 
