@@ -165,6 +165,12 @@ class GhostexecEnvironment(Environment[GhostexecAction, GhostexecObservation, Gh
         except KeyError as exc:
             msg = exc.args[0] if exc.args else f"unknown task_id {task_id!r}"
             raise ResetError("unknown_task", str(msg)) from None
+        except Exception as exc:
+            if "scenario" not in options:
+                raise  # a shipped task failing to load is a server bug, not bad input
+            # The core's validator let something through that it cannot run (e.g. a timezone-aware
+            # datetime): still the client's input, so a 4xx / error message, never a 500.
+            raise ResetError("invalid_scenario", f"invalid scenario: {type(exc).__name__}: {exc}") from None
         self._sim, self._last = sim, core_obs
         return to_wire_observation(core_obs)
 

@@ -63,6 +63,13 @@ def test_health_metadata_schema(http):
     assert cap["sessions"]["max"] == 64 and cap["episodes"]["max"] == 4
 
 
+def _tz_aware_scenario() -> dict:
+    # passes the core's validator but cannot run (naive vs aware datetimes): still a 4xx
+    scenario = ghostexec.load_task("phase2_core").model_dump(mode="json", by_alias=True, exclude_none=True)
+    scenario["start"] = "2026-03-10T08:00:00+02:00"
+    return scenario
+
+
 def test_reset_is_a_stateless_preview_and_never_500s(http):
     r = http.post("/reset", json={"task_id": "monday_morning", "seed": 4, "episode_id": "peek"})
     assert r.status_code == 200
@@ -77,6 +84,7 @@ def test_reset_is_a_stateless_preview_and_never_500s(http):
         ({"scenario": {"id": "x"}}, "invalid_scenario"),
         ({"bogus": 1}, "invalid_reset_option"),
         ({"scenario": "not an object"}, "invalid_reset_option"),
+        ({"scenario": _tz_aware_scenario()}, "invalid_scenario"),
     ):
         r = http.post("/reset", json=bad)
         assert r.status_code == 422 and r.json()["detail"]["error"] == code, (bad, r.text)
