@@ -32,7 +32,9 @@ def _more(ids: list[str]) -> str:
 
 
 def _cached(cache: dict, key: tuple, build) -> str:
-    """Entity lines are rebuilt only when what they display changes (keys hold every shown field)."""
+    """Entity lines are rebuilt only when what they display changes. The cache is shared by the
+    episodes of one scenario, so a key must hold every field its line shows that can differ
+    between episodes or steps (only the scenario's fixed text may be left out)."""
     line = cache.get(key)
     if line is None:
         line = cache[key] = build()
@@ -122,7 +124,7 @@ def _inbox(w: World) -> tuple[str, datetime]:
     arrived = set(w.arrived) if w.step else set()
     out = [f"INBOX — {len(open_mail)} open (unanswered, not archived)"]
     for e in open_mail[:MAX_EMAILS]:
-        line = _cached(cache, ("e", e.id, e.priority), lambda e=e: _email_line(e, contacts[e.sender]))
+        line = _cached(cache, ("e", e.id, e.priority, e.received_at), lambda e=e: _email_line(e, contacts[e.sender]))
         if e.id in arrived:
             line = line.replace("]", "] NEW", 1)
         out.append(line)

@@ -144,12 +144,13 @@ def parse_play_command(line: str) -> dict[str, Any] | str:
         except json.JSONDecodeError as exc:
             return f"error: invalid JSON ({exc.msg})"
         return data if isinstance(data, dict) else "error: the JSON must be an object"
+    newline = "\x00"  # shlex would eat the backslash of a bare \n, so park it first
     try:
-        words = shlex.split(line)
+        words = shlex.split(line.replace("\\n", newline))
     except ValueError:
-        words = line.split()
+        words = line.replace("\\n", newline).split()
     cmd, rest = words[0].lower(), words[1:]
-    text = lambda ws: " ".join(ws).replace("\\n", "\n")  # noqa: E731
+    text = lambda ws: " ".join(ws).replace(newline, "\n")  # noqa: E731
     need = {"reply": 2, "archive": 1, "reschedule": 2, "cancel": 1, "complete": 1, "delegate": 2, "message": 2}
     if cmd in need and len(rest) < need[cmd]:
         return f"error: '{cmd}' needs more arguments — type help"

@@ -7,17 +7,16 @@ every change an event makes is logged with the same record type and shows up in 
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal, Union
 
 from pydantic import Field
 
-from .world import Channel, Email, Id, Meeting, StrictModel, Task, Tone
+from .world import Channel, Email, Id, LocalTime, Meeting, StrictModel, Task, Tone
 
 
 class EventBase(StrictModel):
     id: Id
-    at: datetime | None = Field(default=None, description="Fire at this simulated time (ISO 8601).")
+    at: LocalTime | None = Field(default=None, description="Fire at this simulated time (ISO 8601).")
     after_step: int | None = Field(default=None, ge=1, description="Fire during this step's time advance.")
     jitter_steps: int = Field(default=0, ge=0, le=6, description="Seeded shift of up to this many steps later.")
     note: str | None = Field(default=None, max_length=300, description="What the executive is told in the briefing.")
@@ -45,15 +44,15 @@ class MoveMeeting(EventBase):
 
     kind: Literal["move_meeting"] = "move_meeting"
     meeting_id: Id
-    new_start: datetime
-    new_end: datetime | None = None
+    new_start: LocalTime
+    new_end: LocalTime | None = None
     by: Id | None = None
 
 
 class MoveDeadline(EventBase):
     kind: Literal["move_deadline"] = "move_deadline"
     task_id: Id
-    new_deadline: datetime
+    new_deadline: LocalTime
 
 
 class SetChannel(EventBase):

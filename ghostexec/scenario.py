@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError
 
 from .events import NewEmail, NewMeeting, NewTask, ScenarioEvent, event_targets
-from .world import Contact, Email, Executive, Id, Meeting, Mood, StrictModel, Task
+from .world import Contact, Email, Executive, Id, LocalTime, Meeting, Mood, StrictModel, Task
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 SCHEMA_FILE = SCENARIO_DIR / "scenario.schema.json"
@@ -61,7 +61,7 @@ class Scenario(StrictModel):
     title: str = Field(min_length=1, max_length=120)
     difficulty: Literal["easy", "medium", "hard"]
     description: str = Field(min_length=1, max_length=2000)
-    start: datetime
+    start: LocalTime
     minutes_per_step: int = Field(default=20, ge=5, le=120)
     step_budget: int = Field(ge=1, le=500)
     executive: Executive

@@ -10,13 +10,14 @@ copied with `copy.copy` on reset, so a step never re-validates or deep-copies th
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, NaiveDatetime
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+# The simulated office runs on one local wall clock: times carry no time-zone offset.
+LocalTime = NaiveDatetime
 
 
 class StrictModel(BaseModel):
@@ -144,7 +145,7 @@ class Contact(StrictModel):
     # live bookkeeping
     goodwill_owed: int = Field(default=0, ge=0, description="Grievances a message can still soothe (one each).")
     email_unreachable_reason: str | None = None
-    recent_messages: tuple[datetime, ...] = ()
+    recent_messages: tuple[LocalTime, ...] = ()
 
 
 class Email(StrictModel):
@@ -153,7 +154,7 @@ class Email(StrictModel):
     recipients: tuple[Id, ...] = ("exec",)
     subject: str = Field(min_length=1, max_length=200)
     body: str = Field(min_length=1, max_length=4000)
-    received_at: datetime | None = Field(
+    received_at: LocalTime | None = Field(
         default=None, description="Required in the starting inbox; set to the firing time for emails that arrive by event."
     )
     priority: Priority = Priority.normal
@@ -164,7 +165,7 @@ class Email(StrictModel):
     read: bool = False
     replied: bool = False
     archived: bool = False
-    replied_at: datetime | None = None
+    replied_at: LocalTime | None = None
     reply_quality: float | None = None
     leaked: bool = False
     decay_ticks: int = Field(default=0, ge=0, description="Mood drops its sender has suffered while it waited.")
@@ -173,8 +174,8 @@ class Email(StrictModel):
 class Meeting(StrictModel):
     id: Id
     title: str = Field(min_length=1, max_length=200)
-    start: datetime
-    end: datetime
+    start: LocalTime
+    end: LocalTime
     attendees: tuple[Id, ...] = ()
     importance: Priority = Priority.normal
     movable: bool = True
@@ -188,8 +189,8 @@ class Commitment(StrictModel):
 
     id: Id
     title: str = Field(min_length=1, max_length=200)
-    start: datetime
-    end: datetime
+    start: LocalTime
+    end: LocalTime
     with_contacts: tuple[Id, ...] = ()
     importance: Priority = Priority.high
     outcome: Outcome | None = None
@@ -198,7 +199,7 @@ class Commitment(StrictModel):
 class Task(StrictModel):
     id: Id
     title: str = Field(min_length=1, max_length=200)
-    deadline: datetime
+    deadline: LocalTime
     effort_minutes: int = Field(default=20, ge=5, le=600)
     priority: Priority = Priority.normal
     status: TaskStatus = TaskStatus.todo
@@ -208,9 +209,9 @@ class Task(StrictModel):
     requires_executive: bool = Field(default=False, description="Only the executive can do it (e.g. a signature).")
     # live bookkeeping
     progress_minutes: int = 0
-    completed_at: datetime | None = None
+    completed_at: LocalTime | None = None
     completed_by: Id | None = None
-    delegated_at: datetime | None = None
+    delegated_at: LocalTime | None = None
     failures: int = 0
 
 

@@ -287,10 +287,5 @@ def test_parse_play_command_unbalanced_quote_falls_back_to_words():
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: PLAY_HELP says text may be left bare and \\n makes a new line, but shlex.split "
-    "eats the backslash of bare text, so 'reply e01 Hi\\nthere' gives body 'Hinthere'",
-)
 def test_parse_play_command_bare_text_newline():
     assert parse_play_command("reply e01 Hi\\nthere") == {"action_type": "reply_email", "email_id": "e01", "body": "Hi\nthere"}

@@ -29,7 +29,6 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-import ghostexec.state
 from ghostexec import Simulation, available_tasks, load_task, parse_action
 from ghostexec.briefing import render
 from ghostexec.policies import compose_reply, greedy_state
@@ -49,18 +48,6 @@ PROPERTY_SETTINGS = dict(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 GRADE_LOW, GRADE_HIGH = 0.01, 0.99
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _leave_no_shared_render_cache_behind():
-    """This module plays hundreds of episodes. The core shares briefing line caches across episodes
-    of a scenario (ghostexec.state._LINE_CACHES), and while they can serve stale lines (the strict
-    xfails at the end of this file), whatever they hold would leak into later tests in the process
-    (e.g. cross-transport parity checks). Drop them when the module is done."""
-    yield
-    caches = getattr(ghostexec.state, "_LINE_CACHES", None)
-    if isinstance(caches, dict):
-        caches.clear()
 
 
 # --- entity id shapes, derived from the shipped scenarios --------------------------------------------
@@ -391,7 +378,7 @@ class Tracker:
 
 def run_random_episode(data, task: str) -> Tracker:
     seed = data.draw(st.integers(min_value=0, max_value=2**32 - 1), label="seed")
-    tr = Tracker(task, seed)
+    tr = Tracker(task, seed, check_render_cache=True)
     full = data.draw(st.booleans(), label="play_to_the_end")
     calls = tr.budget * 3 if full else data.draw(st.integers(min_value=1, max_value=tr.budget), label="calls")
     for _ in range(calls):
@@ -509,12 +496,6 @@ def _digests_in_fresh_process(seeds: list[int]) -> dict[str, dict[str, str]]:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: briefing email lines are cached per scenario across episodes under the key "
-    "('e', id, priority), which omits received_at; an event email whose arrival is jittered by the seed "
-    "shows the arrival time of whichever episode rendered it first",
-)
 def test_same_episode_same_briefings_whatever_ran_before_in_the_process():
     seeds = [0, 1, 2, 3]
     forward = _digests_in_fresh_process(seeds)
@@ -523,10 +504,6 @@ def test_same_episode_same_briefings_whatever_ran_before_in_the_process():
     assert not differ, f"(task, seed) whose briefings depend on the episodes run before them: {differ}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: the cross-episode briefing line cache serves a stale 'received' time (see above)",
-)
 def test_cached_briefing_equals_a_fresh_render():
     for task in TASKS:
         for seed in range(6):

@@ -176,11 +176,6 @@ def test_initial_email_needs_received_at(data):
     assert_problem(problems, "$.emails[0].received_at", "required")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: a timezone-aware datetime in a scenario makes semantic_errors raise TypeError "
-    "(comparing offset-naive and offset-aware datetimes) instead of a ScenarioError with a path",
-)
 def test_timezone_aware_datetime_is_a_problem_not_a_crash(data):
     data["meetings"][0]["start"] = "2026-03-10T08:30:00+02:00"
     problems = problems_of(data)
@@ -466,10 +461,6 @@ def test_cli_accepts_every_shipped_scenario_and_skips_the_schema():
     assert "INVALID" not in res.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: validate-scenario crashes with a TypeError traceback on a timezone-aware datetime",
-)
 def test_cli_timezone_aware_datetime_is_reported_not_crashed(tmp_path, data):
     data["meetings"][0]["start"] = "2026-03-10T08:30:00+02:00"
     bad = tmp_path / "tz.json"
