@@ -39,6 +39,7 @@ import ghostexec
 
 from .environment import GhostexecEnvironment, ResetError
 from .episodes import EpisodeStore, register_episode_routes
+from .errors import install_handlers, validation_errors
 from .limits import PayloadLimitMiddleware
 from .models import GhostexecAction, GhostexecObservation, GhostexecState
 
@@ -190,6 +191,7 @@ def create_app(
     store = EpisodeStore(max_episodes=settings.max_episodes, idle_ttl_s=settings.episode_ttl_s, env_factory=env_factory)
     _add_ghostexec_routes(app, server, store, env_factory)
     register_episode_routes(app, store)
+    install_handlers(app)
     app.add_middleware(PayloadLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.state.settings = settings
     app.state.openenv_server = server
@@ -253,7 +255,7 @@ def _add_ghostexec_routes(
         except ValidationError as exc:
             raise HTTPException(
                 status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-                detail=jsonable_encoder(exc.errors(include_url=False, include_context=False)),
+                detail=validation_errors(exc),
             ) from None
         eid = (request.model_extra or {}).get("episode_id")
         if not isinstance(eid, str) or not eid:

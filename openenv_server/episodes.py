@@ -23,10 +23,10 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, HTTPException, status
 from fastapi.concurrency import run_in_threadpool
-from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .environment import GhostexecEnvironment, ResetError, StepRefused
+from .errors import validation_errors
 from .models import GhostexecAction, GhostexecObservation, GhostexecState
 
 
@@ -182,7 +182,7 @@ class EpisodeStore:
         except ValidationError as exc:
             raise HTTPException(
                 status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-                detail=jsonable_encoder(exc.errors(include_url=False, include_context=False)),
+                detail=validation_errors(exc),
             ) from None
         ep = self.get(eid)
         with ep.lock:

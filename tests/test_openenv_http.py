@@ -236,3 +236,39 @@ def test_openenv_validate_url_passes_every_criterion(server):
         "mode_endpoint_consistency": True,
     }
     assert out.returncode == 0
+
+
+def test_odd_bodies_on_every_route_never_500(http):
+    ep = new_episode(http)["id"]
+    bodies = [
+        None,
+        "null",
+        "[]",
+        '"text"',
+        "1e999",
+        "{}",
+        '{"action": null}',
+        '{"action": []}',
+        '{"action": {"action_type": null}}',
+        '{"action": {"action_type": "reply_email", "email_id": null, "body": null}}',
+        '{"action": {"action_type": "reschedule_meeting", "meeting_id": "m01", "new_start": "yesterday"}}',
+        '{"task_id": null, "seed": null}',
+        '{"seed": true}',
+        '{"seed": 1.5}',
+        '{"seed": 99999999999999999999999}',
+        '{"episode_id": 5}',
+        '{"scenario": {}}',
+        '{"scenario": []}',
+        '{"scenario": {"id": "x", "contacts": [{"id": 1}]}}',
+        "[" * 5000 + "]" * 5000,
+        '{"a": ' * 200 + "1" + "}" * 200,
+        "\xff\xfe",
+    ]
+    for path in ("/reset", "/step", "/episodes", f"/episodes/{ep}/step"):
+        for body in bodies:
+            content = body.encode("utf-8", "surrogateescape") if isinstance(body, str) else b""
+            r = http.post(path, content=content, headers={"content-type": "application/json"})
+            assert r.status_code < 500, (path, body[:80] if body else body, r.status_code, r.text[:300])
+            if path == "/episodes" and r.status_code == 201:
+                http.delete(f"/episodes/{r.json()['id']}")
+    assert http.get(f"/episodes/{ep}").status_code == 200

@@ -203,6 +203,8 @@ def test_bad_ws_input_gets_an_error_message_and_the_session_stays_usable(server)
             ({"type": "step", "data": {"action_type": "do_nothing", "sneaky": True}}, "VALIDATION_ERROR"),
             ({"type": "step", "data": "do_nothing"}, "VALIDATION_ERROR"),
             ({"type": "step"}, "VALIDATION_ERROR"),
+            ('{"type": "step", "data": {"action_type": "complete_task", "task_id": 1e999}}', "VALIDATION_ERROR"),
+            ('{"type": "step", "data": {"action_type": "complete_task", "task_id": NaN}}', "VALIDATION_ERROR"),
             ({"type": "reset", "data": {"task_id": "no_such_task"}}, "EXECUTION_ERROR"),
             ({"type": "reset", "data": {"task": "phase2_core"}}, "EXECUTION_ERROR"),
             ({"type": "reset", "data": {"seed": "seven"}}, "EXECUTION_ERROR"),
