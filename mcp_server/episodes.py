@@ -58,8 +58,19 @@ class Episode:
     # Last content seen per subscribed entity URI, to notify only when it really changed.
     entity_cache: dict[str, str] = field(default_factory=dict)
 
+    # Steps run on a worker thread (see server.run_action); every read or write of `sim` holds this.
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
     def __post_init__(self) -> None:
         self.listen = ListenHandler(self.bus)
+
+    def step(self, action: dict[str, Any]) -> Any:
+        """One core step, serialised per episode; keeps `obs` current unless the action was refused."""
+        with self.lock:
+            result = self.sim.step(action)
+            if not result.info.get("rejected"):
+                self.obs = result.observation
+            return result
 
     def touch(self) -> None:
         self.last_used = time.monotonic()
@@ -109,10 +120,11 @@ class EpisodeRegistry:
         kwargs: dict[str, Any] = {"seed": s, "episode_id": episode_id}
         if task is not None:
             kwargs["task_id"] = task
-        obs = ep.sim.reset(**kwargs)
-        ep.seed = s
-        ep.obs = obs
-        ep.entity_cache.clear()
+        with ep.lock:
+            obs = ep.sim.reset(**kwargs)
+            ep.seed = s
+            ep.obs = obs
+            ep.entity_cache.clear()
         ep.touch()
         return obs
 

@@ -20,6 +20,7 @@ import json
 import logging
 from typing import Any
 
+import anyio.to_thread
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
 from mcp.server.mcpserver.tools import Tool
@@ -90,6 +91,9 @@ class ActionOutcome(BaseModel):
     steps_remaining: int
     time: str = Field(description="Simulated time after the step (ISO 8601).")
     done: bool = Field(description="True when the episode is over; further actions are refused.")
+
+
+ACTION_OUTCOME_SCHEMA = FuncMetadata(arg_model=ArgModelBase, output_model=ActionOutcome).output_schema
 
 
 class EpisodeInfo(BaseModel):
@@ -176,7 +180,8 @@ def _read_entity_uri(ep: Episode, uri: str) -> str:
     if kind not in ENTITY_KINDS or not ident:
         return ""
     try:
-        return json.dumps(_jsonable(ep.sim.entity(kind, ident)), sort_keys=True)
+        with ep.lock:
+            return json.dumps(_jsonable(ep.sim.entity(kind, ident)), sort_keys=True)
     except KeyError as exc:
         return f"<gone: {exc}>"
 
@@ -197,11 +202,12 @@ def _action_tool(model: type[BaseModel], briefing_in_result: bool = True) -> Too
         # The core validates the shape itself (parse_action) and refuses a malformed action without
         # taking a step; forwarding the raw arguments keeps its message and its bookkeeping identical
         # to the in-process path.
-        result = ep.sim.step({**arguments, "action_type": action_type})
+        # On a worker thread, like a sync tool: measurably faster on the handshake-era HTTP path than
+        # an async handler that completes without yielding, and it keeps the event loop free.
+        result = await anyio.to_thread.run_sync(ep.step, {**arguments, "action_type": action_type})
         obs = result.observation
         if result.info.get("rejected"):  # shape error, or the episode is already over: no step taken
             raise ToolError(obs.error or "action rejected")
-        ep.obs = obs
         outcome = ActionOutcome(
             ok=bool(obs.step_ok),
             error=obs.error,
@@ -228,7 +234,9 @@ def _action_tool(model: type[BaseModel], briefing_in_result: bool = True) -> Too
         title=model.title,
         description=description,
         parameters=tool_input_schema(model),
-        fn_metadata=FuncMetadata(arg_model=_RawArguments, output_model=ActionOutcome),
+        # outputSchema advertised from ActionOutcome; results are built from that model, so the SDK's
+        # per-call re-validation of structured content (output_model) is skipped.
+        fn_metadata=FuncMetadata(arg_model=_RawArguments, output_schema=ACTION_OUTCOME_SCHEMA),
         is_async=True,
         context_kwarg="ctx",
         annotations=ToolAnnotations(
@@ -404,6 +412,10 @@ def build_server(
             ep = episode_or_lobby()
             if isinstance(ep, str):
                 return json.dumps({"episode": None, "message": ep}, indent=2)
+            with ep.lock:
+                return _control_document(ep)
+
+        def _control_document(ep: Episode) -> str:
             sim = ep.sim
             history = _jsonable(list(sim.history))
             rewards = [h.get("reward") if isinstance(h, dict) else None for h in history]
@@ -429,7 +441,8 @@ def build_server(
         async def read(entity_id: str) -> str:
             ep = episode_or_not_found(f"{ENTITY_PREFIX}{kind}/{entity_id}")
             try:
-                data = ep.sim.entity(kind, entity_id)
+                with ep.lock:
+                    data = ep.sim.entity(kind, entity_id)
             except KeyError as exc:
                 raise ResourceNotFoundError(str(exc.args[0] if exc.args else exc)) from None
             return json.dumps(_jsonable(data), indent=2)
