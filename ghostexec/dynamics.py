@@ -81,21 +81,25 @@ def pass_deadlines(w: World) -> None:
 
 
 def wear_moods(w: World) -> None:
+    """Only mail that can still wear a mood down is looked at (`w.waiting`, kept by ops.add_email)."""
     now = w.clock
+    start = w.scenario.start
     ops = None
-    for e in w.emails.values():
+    still = []
+    for e in w.waiting:
         if e.replied or e.decay_ticks >= MAX_DECAY_TICKS:
-            continue
-        patience = PATIENCE.get(e.priority)
-        if patience is None or e.received_at is None:
+            continue  # answered or worn out: never looked at again
+        still.append(e)
+        if e.received_at > now:
             continue
         # Mail that arrived before the episode starts waiting when the executive's day begins.
-        ticks_due = min(MAX_DECAY_TICKS, int((now - max(e.received_at, w.scenario.start)) / patience))
+        ticks_due = min(MAX_DECAY_TICKS, int((now - max(e.received_at, start)) / PATIENCE[e.priority]))
         while e.decay_ticks < ticks_due:
             ops = ops or w.ops("world")
             ops.decay_tick(e)
             waited = int((now - e.received_at).total_seconds() // 60)
             ops.shift_mood(w.contacts[e.sender], -1, f"{e.id} still unanswered after {waited} min")
+    w.waiting = still
 
 
 def advance(w: World) -> None:

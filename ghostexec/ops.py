@@ -109,6 +109,8 @@ class Ops:
     def add_email(self, email) -> None:
         self.w.emails[email.id] = email
         self.w.arrived.append(email.id)
+        if email.priority in ("critical", "high"):
+            self.w.waiting.append(email)
         sender = self.w.contacts.get(email.sender)
         name = sender.name if sender else email.sender
         self.log("email", email.id, f"new {email.priority.value} email {email.id} from {name}: \"{email.subject}\"")

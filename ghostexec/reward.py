@@ -21,6 +21,7 @@ is neither charged nor paid, while repairing it is paid, once.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from .content import ReplyReading
 from .results import ExpectationResult, RewardBreakdown, RewardComponent
@@ -58,14 +59,37 @@ class Potentials:
     shaping: float
 
 
+def _task_potential(w: World) -> float:
+    """Σ weight × value. Cached until a task changes (ops bumps the version) or a deadline passes."""
+    now = w.clock
+    hit = w.section_cache.get("phi_task")
+    version = w.versions["tasks"]
+    if hit is not None and hit[0] == version and now < hit[1]:
+        return hit[2]
+    total, next_deadline = 0.0, datetime.max
+    for t in w.tasks.values():
+        total += TASK_WEIGHT[t.priority] * task_value(t, now)
+        if now < t.deadline < next_deadline and t.status is not TaskStatus.done:
+            next_deadline = t.deadline
+    w.section_cache["phi_task"] = (version, next_deadline, total)
+    return total
+
+
+def _relationship_potential(w: World) -> float:
+    hit = w.section_cache.get("phi_rel")
+    version = w.versions["contacts"]
+    if hit is not None and hit[0] == version:
+        return hit[1]
+    cw = w.contact_weight
+    total = sum(cw[cid] * (MOOD_INDEX[c.mood] - NEUTRAL_INDEX) for cid, c in w.contacts.items()) / 3.0
+    w.section_cache["phi_rel"] = (version, total)
+    return total
+
+
 def potentials(w: World) -> Potentials:
     # missed items and leaks are tallied by ghostexec.ops as they happen (they never un-happen)
     conflict = -sum(c.weight for c in w.conflicts) - w.missed_penalty - LEAK_WEIGHT * w.leaks
-    now = w.clock
-    task = sum(TASK_WEIGHT[t.priority] * task_value(t, now) for t in w.tasks.values())
-    cw = w.contact_weight
-    relationship = sum(cw[cid] * (MOOD_INDEX[c.mood] - NEUTRAL_INDEX) for cid, c in w.contacts.items()) / 3.0
-    return Potentials(conflict, task, relationship, -w.executive.stress / STRESS_SCALE)
+    return Potentials(conflict, _task_potential(w), _relationship_potential(w), -w.executive.stress / STRESS_SCALE)
 
 
 def breakdown(

@@ -101,6 +101,7 @@ class World:
         "step",
         "tasks",
         "versions",
+        "waiting",
     )
 
     def __init__(self, scenario: Scenario, seed: int, episode_id: str):
@@ -141,6 +142,8 @@ class World:
         self.missed_penalty = 0.0
         self.missed_count = 0
         self.leaks = 0
+        # critical/high mail that can still wear its sender's mood down (see dynamics.wear_moods)
+        self.waiting = [e for e in self.emails.values() if e.priority in ("critical", "high")]
         self.contact_order = sorted(self.contacts.values(), key=lambda c: (not c.vip, c.relationship != "board", c.id))
         # Seeded variation: start moods of contacts that declare jitter, then event timing jitter.
         for c in self.contacts.values():
