@@ -13,9 +13,9 @@ in this one, one call at a time:
 - stdio: `python -m mcp_server --task ... --seed ...` vs the trivial server over stdio, both eras.
 
 Ghostexec's call is `do_nothing`: one real simulation step (the world advances, the briefing is
-re-rendered and returned). When an episode ends, `start_episode` restarts it, untimed. Rounds
-alternate between the two servers so machine noise hits both alike. Target: Ghostexec median
-<= 1.3x the trivial server's.
+re-rendered and returned). When an episode ends, `start_episode` restarts it, untimed. Both servers
+stay connected and calls alternate between them one by one, so load on a shared host hits both
+alike; rounds cycle through the transports. Target: Ghostexec median <= 1.3x the trivial server's.
 """
 
 from __future__ import annotations
@@ -79,22 +79,29 @@ class Target:
         self.samples: list[float] = []
 
 
-async def run_round(target: Target, calls: int, warmup: int) -> None:
+async def run_pair(g: Target, t: Target, calls: int, warmup: int) -> None:
+    """Both servers connected at once; calls alternate between them one by one (order flipped on
+    every call), so load on a shared host hits both alike."""
     from mcp import Client
 
-    async with Client(target.connect, mode=target.mode) as client:
-        if target.ghostexec:
-            await client.call_tool("start_episode", {"task_id": TASK, "seed": 0})
-        for i in range(warmup + calls):
+    async with Client(g.connect, mode=g.mode) as gc, Client(t.connect, mode=t.mode) as tc:
+        await gc.call_tool("start_episode", {"task_id": TASK, "seed": 0})
+
+        async def one(target: Target, client: Client, record: bool) -> None:
             t0 = time.perf_counter()
             res = await client.call_tool(target.tool, target.args)
             dt = time.perf_counter() - t0
             if res.is_error:
                 raise RuntimeError(f"{target.name}: {res.content[0].text}")
-            if i >= warmup:
+            if record:
                 target.samples.append(dt)
             if target.ghostexec and res.structured_content["done"]:
                 await client.call_tool("start_episode", {"task_id": TASK, "seed": 0})
+
+        for i in range(warmup + calls):
+            order = ((g, gc), (t, tc)) if i % 2 else ((t, tc), (g, gc))
+            for target, client in order:
+                await one(target, client, i >= warmup)
 
 
 def stats(samples: list[float]) -> dict[str, float]:
@@ -113,6 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--warmup", type=int, default=10, help="untimed calls at the start of each round")
     p.add_argument("--json", default=None, help="also write the results to this file")
+    p.add_argument("--only", choices=["http", "stdio"], default=None, help="measure one transport only")
+    p.add_argument(
+        "--no-briefing-in-result",
+        action="store_true",
+        help="stdio Ghostexec without the briefing attached to results (shows what the ~8 KB costs)",
+    )
     p.add_argument("--serve-trivial", choices=["http", "stdio"], help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -133,7 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     tr_cmd = [py, os.path.abspath(__file__), "--serve-trivial", "http", "--port", str(tr_port)]
     with serve_in_subprocess(gx_cmd, gx_port) as gx, serve_in_subprocess(tr_cmd, tr_port) as tr:
         episode_url = httpx.post(gx + "/mcp-std/episodes", json={"task_id": TASK, "seed": 0}).json()["url"]
-        gx_stdio = StdioServerParameters(command=py, args=["-m", "mcp_server", "--task", TASK, "--seed", "0"], cwd=ROOT, env=env)
+        gx_args = ["-m", "mcp_server", "--task", TASK, "--seed", "0"]
+        gx_args += ["--no-briefing-in-result"] if args.no_briefing_in_result else []
+        gx_stdio = StdioServerParameters(command=py, args=gx_args, cwd=ROOT, env=env)
         tr_stdio = StdioServerParameters(
             command=py, args=[os.path.abspath(__file__), "--serve-trivial", "stdio"], cwd=ROOT, env=env
         )
@@ -147,12 +162,13 @@ def main(argv: list[str] | None = None) -> int:
             ("stdio, 2026-07-28", Target("ghostexec", gx_stdio, "auto", "do_nothing", {}, True),
              Target("trivial", tr_stdio, "auto", "echo", {"text": "hi"}, False)),
         ]  # fmt: skip
+        if args.only:
+            pairs = [pair for pair in pairs if pair[0].lower().startswith(args.only if args.only == "stdio" else "streamable")]
         per_round = max(1, args.calls // args.rounds)
-        for label, g, t in pairs:
-            print(f"measuring {label} ...", file=sys.stderr)
-            for _ in range(args.rounds):
-                for target in (t, g) if _ % 2 else (g, t):
-                    anyio.run(run_round, target, per_round, args.warmup)
+        for _ in range(args.rounds):
+            for label, g, t in pairs:
+                print(f"measuring {label} ...", file=sys.stderr)
+                anyio.run(run_pair, g, t, per_round, args.warmup)
 
     results = []
     print(f"\ntools/call latency, {per_round * args.rounds} sequential calls per row (median / p90, ms)\n")

@@ -193,8 +193,9 @@ def _action_tool(model: type[BaseModel], briefing_in_result: bool = True) -> Too
     action_type: str = model.model_fields["action_type"].default
 
     async def run_action(arguments: dict[str, Any], ctx: Any = None) -> CallToolResult:
+        binding = current()
         try:
-            ep = current().episode()
+            ep = binding.episode()
         except NoEpisode as exc:
             raise ToolError(str(exc)) from None
         if "action_type" in arguments:
@@ -202,9 +203,12 @@ def _action_tool(model: type[BaseModel], briefing_in_result: bool = True) -> Too
         # The core validates the shape itself (parse_action) and refuses a malformed action without
         # taking a step; forwarding the raw arguments keeps its message and its bookkeeping identical
         # to the in-process path.
-        # On a worker thread, like a sync tool: measurably faster on the handshake-era HTTP path than
-        # an async handler that completes without yielding, and it keeps the event loop free.
-        result = await anyio.to_thread.run_sync(ep.step, {**arguments, "action_type": action_type})
+        action = {**arguments, "action_type": action_type}
+        if binding.kind == "process":  # stdio: one client, nothing to keep the loop free for
+            result = ep.step(action)
+        else:  # HTTP: on a worker thread, like a sync tool. Measurably faster on the handshake-era
+            # path than an async handler that completes without yielding; keeps the loop free.
+            result = await anyio.to_thread.run_sync(ep.step, action)
         obs = result.observation
         if result.info.get("rejected"):  # shape error, or the episode is already over: no step taken
             raise ToolError(obs.error or "action rejected")
