@@ -64,7 +64,8 @@ def test_health_metadata_schema(http):
 
 
 def _tz_aware_scenario() -> dict:
-    # passes the core's validator but cannot run (naive vs aware datetimes): still a 4xx
+    # timezone-aware times are refused (by the core's validator; earlier cores crashed on them,
+    # which the adapter's safety net turned into the same 422): never a 500
     scenario = ghostexec.load_task("phase2_core").model_dump(mode="json", by_alias=True, exclude_none=True)
     scenario["start"] = "2026-03-10T08:00:00+02:00"
     return scenario
