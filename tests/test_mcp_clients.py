@@ -150,3 +150,36 @@ def test_stdio_unknown_task_fails_cleanly_with_nothing_on_stdout():
     )
     assert out.returncode == 2 and out.stdout == ""
     assert "no_such_task" in out.stderr
+
+
+@pytest.mark.filterwarnings("ignore:resources/subscribe is removed")
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+def test_stdio_resource_updated_notifications(mode):
+    from mcp.shared.subscriptions import ResourceUpdated
+
+    from mcp_server.testing import stdio_params
+
+    got: list[str] = []
+
+    async def on_message(message):
+        root = getattr(message, "root", message)
+        if getattr(root, "method", None) == "notifications/resources/updated":
+            got.append(str(root.params.uri))
+
+    async def go():
+        async with Client(stdio_params("monday_morning", 7), mode=mode, message_handler=on_message) as c:
+            assert c.server_capabilities.resources.subscribe is True
+            if mode == "legacy":
+                await c.session.subscribe_resource(BRIEFING_URI)
+                await c.call_tool("do_nothing", {})
+                with anyio.fail_after(5):
+                    while not got:
+                        await anyio.sleep(0.02)
+                assert got == [BRIEFING_URI]
+            else:
+                async with c.listen(resource_subscriptions=[BRIEFING_URI]) as sub:
+                    await c.call_tool("do_nothing", {})
+                    with anyio.fail_after(5):
+                        assert await sub.__anext__() == ResourceUpdated(uri=BRIEFING_URI)
+
+    anyio.run(go)
