@@ -332,3 +332,13 @@ def test_dropped_connections_free_their_slots_and_capacity_is_enforced():
             if child.poll() is None:
                 child.kill()
                 child.wait()
+
+
+def test_openenvs_generic_client_works_with_plain_dicts(server):
+    from openenv.core import GenericEnvClient
+
+    with GenericEnvClient(base_url=server).sync() as env:
+        first = env.reset(task_id="phase2_core", seed=5)
+        assert first.observation["steps_remaining"] == ghostexec.load_task("phase2_core").step_budget
+        result = env.step({"action_type": "do_nothing"})
+        assert result.observation["step"] == 1 and result.reward == pytest.approx(result.observation["breakdown"]["total"])
