@@ -10,7 +10,8 @@
 # 3. Inspector CLI, both protocol eras over Streamable HTTP, and stdio: tools/list, tools/call
 #    (valid, invalid -> exit 5, unknown tool), resources/read, prompts/get.
 # 4. Conformance: the fixture-independent scenarios at spec versions 2025-11-25 and 2026-07-28,
-#    one at a time, against mcp_server/conformance-baseline.yml (every expected failure explained).
+#    one at a time, against the shared /mcp and against an episode URL, with
+#    mcp_server/conformance-baseline.yml (every expected failure explained).
 #
 # Exit 0 when everything passes. If npm is missing it prints SKIP and exits 0, unless
 # GHOSTEXEC_REQUIRE_CONFORMANCE=1 (then it fails).
@@ -103,22 +104,25 @@ check "stdio tools/call" 0 '"ok":true' -- "$PY" -m mcp_server --task monday_morn
 check "stdio resources/read" 0 'GHOSTEXEC BRIEFING' -- "$PY" -m mcp_server --task monday_morning --seed 7 \
   --method resources/read --uri ghostexec://briefing
 
-echo "== conformance suite (fixture-independent scenarios) against $BASE/mcp"
 mkdir -p "$OUT"
-for v in "${VERSIONS[@]}"; do
-  for s in "${SCENARIOS[@]}"; do
-    rc=0
-    res=$(node "$TOOLS/node_modules/.bin/conformance" server --url "$BASE/mcp" --scenario "$s" --spec-version "$v" \
-      --expected-failures "$BASELINE" -o "$OUT/$v" 2>&1) || rc=$?
-    res=$(sed 's/\x1b\[[0-9;]*m//g' <<<"$res")
-    if grep -q '^SKIPPED' <<<"$res"; then
-      echo "skip $v $s (not part of $v)"
-    elif [[ $rc -eq 0 ]]; then
-      echo "ok   $v $s: $(grep -Eo 'Passed: [0-9]+/[0-9]+' <<<"$res" | head -1)$(grep -q 'Expected failures' <<<"$res" && echo " (expected failures: $(grep -c '^  ~ ' <<<"$res"), see baseline)")"
-    else
-      echo "FAIL $v $s"; grep -E 'FAILURE|WARNING|Unexpected|Stale|✗' <<<"$res" | head -20
-      FAILURES=$((FAILURES + 1))
-    fi
+# The shared /mcp (lobby) and an episode URL: both must be plain, conformant MCP endpoints.
+for target in "$BASE/mcp" "$EP_URL"; do
+  echo "== conformance suite (fixture-independent scenarios) against $target"
+  for v in "${VERSIONS[@]}"; do
+    for s in "${SCENARIOS[@]}"; do
+      rc=0
+      res=$(node "$TOOLS/node_modules/.bin/conformance" server --url "$target" --scenario "$s" --spec-version "$v" \
+        --expected-failures "$BASELINE" -o "$OUT/$v" 2>&1) || rc=$?
+      res=$(sed 's/\x1b\[[0-9;]*m//g' <<<"$res")
+      if grep -q '^SKIPPED' <<<"$res"; then
+        echo "skip $v $s (not part of $v)"
+      elif [[ $rc -eq 0 ]]; then
+        echo "ok   $v $s: $(grep -Eo 'Passed: [0-9]+/[0-9]+' <<<"$res" | head -1)$(grep -q 'Expected failures' <<<"$res" && echo " (expected failures: $(grep -c '^  ~ ' <<<"$res"), see baseline)")"
+      else
+        echo "FAIL $v $s"; grep -E 'FAILURE|WARNING|Unexpected|Stale|✗' <<<"$res" | head -20
+        FAILURES=$((FAILURES + 1))
+      fi
+    done
   done
 done
 
