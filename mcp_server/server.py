@@ -18,7 +18,7 @@ import contextlib
 import inspect
 import json
 import logging
-from typing import Any
+from typing import Annotated, Any
 
 import anyio.to_thread
 from mcp.server import MCPServer
@@ -254,15 +254,17 @@ def _action_tool(model: type[BaseModel], briefing_in_result: bool = True) -> Too
 
 
 def _start_episode_tool(registry: EpisodeRegistry) -> Tool:
-    async def start_episode(task_id: str | None = None, seed: int = 0, episode_id: str | None = None) -> CallToolResult:
+    async def start_episode(
+        task_id: Annotated[str | None, Field(description="Scenario id; default: the server's default scenario.")] = None,
+        seed: Annotated[int, Field(ge=0, description="Makes the day reproducible.")] = 0,
+        episode_id: Annotated[str | None, Field(max_length=255, description="Optional id to record.")] = None,
+    ) -> CallToolResult:
         """Start a new simulated workday, replacing the current one (its progress is discarded).
 
-        task_id picks the scenario (see the chief_of_staff prompt's completions or the docs; default:
-        the server's default scenario), seed makes the day reproducible. On stdio and on an episode
-        URL the episode is restarted in place; in a handshake-era HTTP session it is the session's
-        episode; a stateless (2026-07-28) client at the lobby URL gets a new episode and must use
-        the returned url. Does not advance time. Returns the episode's handle and url, and its
-        opening briefing."""
+        On stdio and on an episode URL the episode is restarted in place; in a handshake-era HTTP
+        session it is the session's episode; a stateless (2026-07-28) client at the lobby URL gets
+        a new episode and must continue at the returned url. Does not advance time. Returns the
+        episode's handle and url, and its opening briefing."""
         binding = current()
         try:
             if binding.kind == "lobby":
@@ -277,7 +279,7 @@ def _start_episode_tool(registry: EpisodeRegistry) -> Tool:
                     ep = binding.bind_new(registry.create(task_id, seed, episode_id))
         except KeyError as exc:
             raise ToolError(str(exc.args[0] if exc.args else exc)) from None
-        except NoEpisode as exc:
+        except (NoEpisode, ValueError) as exc:  # ValueError: e.g. a scenario the core refuses
             raise ToolError(str(exc)) from None
         sim, obs = ep.sim, ep.obs
         try:
@@ -301,9 +303,11 @@ def _start_episode_tool(registry: EpisodeRegistry) -> Tool:
             structured_content=data,
         )
 
+    tasks = ", ".join(ghostexec.available_tasks())
     tool = Tool.from_function(
         start_episode,
         title="Start a new episode",
+        description=_unwrap(start_episode.__doc__ or "") + f"\n\nScenarios (task_id): {tasks}.",
         annotations=ToolAnnotations(
             title="Start a new episode",
             read_only_hint=False,
