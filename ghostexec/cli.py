@@ -35,6 +35,15 @@ def create_app(settings: Any = None, **overrides: Any) -> Any:
     return app
 
 
+def __getattr__(name: str) -> Any:
+    """`uvicorn ghostexec.cli:app` (and openenv.yaml's `app:`) get the full app, built on first use."""
+    if name == "app":
+        value = create_app()
+        globals()["app"] = value
+        return value
+    raise AttributeError(name)
+
+
 def _serve(argv: list[str]) -> int:
     from openenv_server.app import add_serve_arguments, serve, settings_from_args
 

@@ -31,6 +31,7 @@ from .scenario import Scenario, load_task, parse_scenario
 from .state import World, WorldState, snapshot, state_hash
 
 DEFAULT_TASK = "phase2_core"
+HIDDEN_CONTACT_FIELDS = ("reliability", "mood_jitter", "goodwill_owed")
 ENTITY_KINDS = ("email", "meeting", "contact", "task")
 
 
@@ -202,7 +203,20 @@ class Simulation:
         return self._w.episode_id if self._w else None
 
     def state(self) -> WorldState:
+        """The whole world, including what graders use (reply expectations, reliability)."""
         return snapshot(self.world)
+
+    def public_state(self) -> dict[str, Any]:
+        """The world as an agent may see it: `state()` minus the answer key (each email's
+        expectations, delegates' reliability, start-mood jitter and the goodwill ledger that
+        decides whether a message will land). Serve this wherever an agent can read state."""
+        data = self.state().model_dump(mode="json")
+        for e in data["emails"]:
+            e.pop("expectations", None)
+        for c in data["contacts"]:
+            for key in HIDDEN_CONTACT_FIELDS:
+                c.pop(key, None)
+        return data
 
     def state_hash(self) -> str:
         return state_hash(self.world)
@@ -211,7 +225,8 @@ class Simulation:
         return grade_world(self.world)
 
     def entity(self, kind: str, entity_id: str) -> dict[str, Any]:
-        """One email, meeting, contact or task as JSON-ready data (emails not yet arrived don't exist)."""
+        """One email, meeting, contact or task as an agent may see it (the public view, see
+        `public_state`); emails that have not arrived yet do not exist."""
         w = self.world
         table = {
             "email": {e.id: e for e in w.visible_emails()},
@@ -225,4 +240,5 @@ class Simulation:
         if item is None:
             ids = ", ".join(sorted(table)[:30])
             raise KeyError(f"no {kind} '{entity_id}'; known {kind} ids: {ids}")
-        return item.model_dump(mode="json")
+        exclude = {"expectations"} if kind == "email" else set(HIDDEN_CONTACT_FIELDS) if kind == "contact" else None
+        return item.model_dump(mode="json", exclude=exclude)

@@ -214,7 +214,7 @@ class GhostexecEnvironment(Environment[GhostexecAction, GhostexecObservation, Gh
             done=bool(sim.done),
             state_hash=sim.state_hash(),
             grade=_dump(sim.grade()),
-            world=_dump(sim.state()),
+            world=sim.public_state(),  # the answer key (expectations, reliability) stays server-side
         )
 
     def get_metadata(self) -> EnvironmentMetadata:

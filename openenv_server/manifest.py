@@ -32,7 +32,7 @@ def render_manifest() -> str:
         f"version: {ghostexec.__version__}",
         "type: space",
         "runtime: fastapi",
-        "app: openenv_server.app:app",
+        "app: ghostexec.cli:app  # OpenEnv and MCP in one app (openenv_server.app:app is OpenEnv alone)",
         "port: 7860",
         "description: >-",
         "  A simulated workday for one busy executive: an AI chief of staff triages mail, untangles the",

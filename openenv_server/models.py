@@ -123,7 +123,7 @@ class GhostexecObservation(_OpenEnvObservation, _CoreObservation):
 
 
 class GhostexecState(_OpenEnvState):
-    """Episode info plus the whole simulated world (as `Simulation.state()` dumps it)."""
+    """Episode info plus the simulated world as an agent may see it (`Simulation.public_state()`)."""
 
     task_id: str | None = None
     done: bool = False

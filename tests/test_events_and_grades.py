@@ -174,3 +174,14 @@ def test_conditional_event_references_are_validated():
         parse_scenario(bad)
     paths = {p.path for p in info.value.problems}
     assert paths == {"$.events[0].unless_replied[0]", "$.events[0].unless_done[0]"}
+
+
+def test_public_state_hides_the_answer_key():
+    sim = sim_for()
+    full = sim.state().model_dump(mode="json")
+    public = sim.public_state()
+    assert any(e["expectations"] for e in full["emails"])
+    assert all("expectations" not in e for e in public["emails"])
+    assert all(k not in c for c in public["contacts"] for k in ("reliability", "mood_jitter", "goodwill_owed"))
+    assert {e["id"] for e in public["emails"]} == {e["id"] for e in full["emails"]}
+    assert "expectations" not in sim.entity("email", "e1") and "reliability" not in sim.entity("contact", "c2")

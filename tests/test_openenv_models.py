@@ -106,7 +106,7 @@ def test_environment_translates_the_core_without_computing():
         assert got.reward == want.reward and got.step_ok == want.observation.step_ok and got.error == want.observation.error
         assert got.breakdown == want.breakdown
     assert env.state.state_hash == sim.state_hash()
-    assert env.state.world == sim.state().model_dump(mode="json")
+    assert env.state.world == sim.public_state()  # agents reading state never see the answer key
     for bad, code in (
         ({"task_id": "nope"}, "unknown_task"),
         ({"bogus": 1}, "invalid_reset_option"),
@@ -145,7 +145,7 @@ def test_manifest_matches_the_scenario_files():
     manifest = yaml.safe_load((ROOT / "openenv.yaml").read_text())
     assert manifest["name"] == "ghostexec"
     assert manifest["spec_version"] == 1 and manifest["runtime"] == "fastapi"
-    assert manifest["app"] == "openenv_server.app:app"
+    assert manifest["app"] == "ghostexec.cli:app"
     assert manifest["port"] == 7860
     listed = {t["id"]: t for t in manifest["tasks"]}
     assert sorted(listed) == ghostexec.available_tasks()
@@ -165,3 +165,14 @@ def test_module_level_app_is_built_lazily_for_uvicorn_import_strings():
         app.openapi()["paths"]
     )
     assert app_module.app is app
+
+
+def test_manifest_app_is_the_whole_server():
+    import ghostexec.cli as cli
+
+    app = cli.app  # what openenv.yaml's `app:` loads: OpenEnv routes and the MCP endpoint together
+    paths = set(app.openapi()["paths"])
+    assert {"/episodes", "/reset", "/step", "/schema", "/health"} <= paths
+    assert "/ws" in {getattr(r, "path", None) for r in app.routes}
+    assert getattr(app.state, "mcp", None) is not None
+    assert cli.app is app
