@@ -1,8 +1,10 @@
 """The Ghostexec MCP server: a thin adapter from MCP to `ghostexec.Simulation`.
 
-No office logic lives here. Each action tool parses its arguments with the core's own model
-(`ghostexec.actions.parse_action`), calls `sim.step`, and maps the `StepResult` onto the tool
-result; resources are views of `sim.observation`, `sim.entity`, `sim.history` and `sim.grade`.
+No office logic lives here. Each action tool hands its arguments, as the action dict, to
+`sim.step` (which checks the shape with the core's own models and refuses malformed input without a
+step) and maps the `StepResult` onto the tool result; resources are views of the episode's latest
+observation, `sim.entity`, `sim.history`, `sim.grade` and `sim.state_hash`. Input schemas are the
+core's (`ghostexec.actions.tool_input_schema`).
 
     from mcp_server.episodes import EpisodeRegistry
     from mcp_server.server import build_server
