@@ -1,4 +1,4 @@
-"""The client configuration snippets in docs/mcp.md, run verbatim.
+"""The client configuration snippets in docs/mcp.md (and README.md, once copied there), run verbatim.
 
 Only two substitutions: `/ABSOLUTE/PATH/TO/ghostexec` becomes this checkout, and port 8000 a free
 port. Each snippet's command line is launched exactly as written (or, for URLs, the documented
@@ -24,21 +24,27 @@ from mcp_server import BRIEFING_URI
 from mcp_server.testing import ROOT, free_port, serve_in_subprocess
 
 DOC = os.path.join(ROOT, "docs", "mcp.md")
+DOCS = [DOC, os.path.join(ROOT, "README.md")]
 PLACEHOLDER = "/ABSOLUTE/PATH/TO/ghostexec"
 TOOLS_BIN = os.path.join(ROOT, "tools", "mcp", "node_modules", ".bin")
 
 
 def doc_blocks(lang: str) -> list[str]:
-    with open(DOC, encoding="utf-8") as f:
-        text = f.read()
-    return re.findall(rf"```{lang}\n(.*?)```", text, flags=re.S)
+    """Fenced blocks of this language in docs/mcp.md and README.md, in order."""
+    blocks = []
+    for path in DOCS:
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as f:
+                blocks += re.findall(rf"```{lang}\n(.*?)```", f.read(), flags=re.S)
+    return blocks
 
 
 def entries() -> list[dict]:
     """Every server entry of every `mcpServers` JSON snippet, in document order."""
     found = []
     for block in doc_blocks("json"):
-        found.extend(json.loads(block)["mcpServers"].values())
+        if '"mcpServers"' in block:
+            found.extend(json.loads(block)["mcpServers"].values())
     return found
 
 
@@ -86,19 +92,22 @@ def ghostexec_binary() -> str:
 
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
 def test_claude_desktop_stdio_snippet(mode):
-    entry = stdio_entry()
-    command, args = local(entry["command"]), [local(a) for a in entry["args"]]
     ghostexec_binary()
-    assert args == ["mcp", "--task", "monday_morning", "--seed", "7"]
-    anyio.run(exercise, StdioServerParameters(command=command, args=args), mode)
+    stdio = [e for e in entries() if e.get("command", "").endswith("/ghostexec")]
+    assert stdio and stdio[0]["args"] == ["mcp", "--task", "monday_morning", "--seed", "7"]
+    for entry in stdio:
+        command, args = local(entry["command"]), [local(a) for a in entry["args"]]
+        anyio.run(exercise, StdioServerParameters(command=command, args=args), mode)
 
 
 def test_claude_code_stdio_command():
     ghostexec_binary()
-    cmd = next(c for c in claude_commands() if "--" in c)
-    argv = [local(a) for a in cmd[cmd.index("--") + 1 :]]
-    assert argv[0] == local(stdio_entry()["command"])
-    anyio.run(exercise, StdioServerParameters(command=argv[0], args=argv[1:]), "legacy")
+    commands = [c for c in claude_commands() if "--" in c]
+    assert commands
+    for cmd in commands:
+        argv = [local(a) for a in cmd[cmd.index("--") + 1 :]]
+        assert argv[0] == local(stdio_entry()["command"])
+        anyio.run(exercise, StdioServerParameters(command=argv[0], args=argv[1:]), "legacy")
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +115,7 @@ def documented_server():
     """Exactly the documented `ghostexec serve --port 8000`, on a free port."""
     exe = ghostexec_binary()
     with open(DOC, encoding="utf-8") as f:
-        assert "`ghostexec serve --port 8000`" in f.read()
+        assert "`ghostexec serve --port 8000`" in f.read()  # the command the remote snippets assume
     port = free_port()
     with serve_in_subprocess([exe, "serve", "--port", str(port)], port) as base:
         yield port, base
@@ -115,12 +124,15 @@ def documented_server():
 def test_remote_url_snippets(documented_server):
     port, _ = documented_server
     json_url = local(url_entry()["url"], port)
-    assert url_entry()["type"] == "http"
-    cli = next(c for c in claude_commands() if "--transport" in c)
-    assert cli[cli.index("--transport") + 1] == "http"
-    assert local(cli[-1], port) == json_url
-    for mode in ("legacy", "auto"):
-        anyio.run(exercise, json_url, mode)
+    urls = {local(e["url"], port) for e in entries() if "url" in e}
+    assert all(e["type"] == "http" for e in entries() if "url" in e)
+    for cli in (c for c in claude_commands() if "--transport" in c):
+        assert cli[cli.index("--transport") + 1] == "http"
+        urls.add(local(cli[-1], port))
+    assert json_url in urls
+    for url in sorted(urls):
+        for mode in ("legacy", "auto"):
+            anyio.run(exercise, url, mode)
 
 
 def test_claude_desktop_remote_snippet_via_mcp_remote(documented_server):
