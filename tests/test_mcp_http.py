@@ -250,3 +250,44 @@ def test_allowed_hosts_from_environment(monkeypatch):
         assert host in s.allowed_hosts
     assert "https://someone-ghostexec.hf.space" in s.allowed_origins
     assert "evil.example" not in s.allowed_hosts
+
+
+@pytest.mark.anyio
+async def test_tool_schemas_equal_the_served_openenv_action_schema(app_url):
+    """Type by type, against what OpenEnv actually serves on GET /schema of the same app."""
+    url, _ = app_url
+    async with httpx.AsyncClient() as http:
+        served = (await http.get(url + "/schema")).json()["action"]
+    variants = {}
+    for variant in served.get("$defs", {}).values():
+        at = variant.get("properties", {}).get("action_type", {})
+        name = at.get("const") or (at.get("enum") or [None])[0] or at.get("default")
+        if name:
+            variants[name] = variant
+    async with Client(url + "/mcp", mode="auto") as c:
+        tools = {t.name: t for t in (await c.list_tools()).tools}
+    assert set(variants) == set(ghostexec.ACTION_TYPES)
+    for action_type, variant in variants.items():
+        schema = tools[action_type].input_schema
+        assert schema["properties"] == {k: v for k, v in variant["properties"].items() if k not in ("action_type", "metadata")}
+        assert set(schema.get("required", [])) == set(variant.get("required", [])) - {"action_type"}
+
+
+@pytest.mark.anyio
+async def test_concurrent_clients_on_one_episode_are_serialised(app_url):
+    url, _ = app_url
+    ep = httpx.post(url + "/mcp-std/episodes", json={"task_id": "phase2_core"}).json()
+
+    async def agent(n: int) -> None:
+        async with Client(ep["url"], mode="auto") as c:
+            for _ in range(n):
+                res = await c.call_tool("do_nothing", {})
+                assert res.is_error is False
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(4):
+            tg.start_soon(agent, 5)
+    async with Client(ep["url"], mode="auto") as c:
+        control = json.loads((await c.read_resource(CONTROL_URI)).contents[0].text)
+    assert control["step"] == 20 and len(control["history"]) == 20
+    assert [h["step"] for h in control["history"]] == list(range(1, 21))
