@@ -128,10 +128,16 @@ class EpisodeRegistry:
         ep.touch()
         return obs
 
-    def create(self, task_id: str | None = None, seed: int | None = None, episode_id: str | None = None) -> Episode:
-        ep = Episode(handle=secrets.token_urlsafe(12), sim=self._new_sim(), seed=0)
+    def create(
+        self, task_id: str | None = None, seed: int | None = None, episode_id: str | None = None, *, handle: str | None = None
+    ) -> Episode:
+        """A new episode under a fresh random handle, or under `handle` (a client-chosen name; an
+        existing episode of that name is returned as it is)."""
+        ep = Episode(handle=handle or secrets.token_urlsafe(12), sim=self._new_sim(), seed=0)
         self.reset(ep, task_id, seed, episode_id)  # raises KeyError before registering a bad task
         with self._lock:
+            if handle is not None and handle in self._episodes:  # created meanwhile by another request
+                return self._episodes[handle]
             self._expire_locked()
             self._episodes[ep.handle] = ep
         return ep
@@ -200,9 +206,11 @@ class Binding:
                     raise NoEpisode("this session has no episode yet")
                 ep = self.bind_new(reg.create())
             return ep
+        where = f"{self.base_url.rstrip('/')}/episodes/NAME/" if self.base_url else ".../episodes/NAME/"
         raise NoEpisode(
-            "no episode here: 2026-07-28 (stateless) clients address an episode by URL. Call start_episode "
-            "(task_id, seed) and reconnect to the 'url' it returns, or use a handshake-era session."
+            "no episode here: 2026-07-28 (stateless) clients address an episode by URL. Connect to "
+            f"{where} (any name of letters, digits, '_', '.', '-'; created on first use, ?task=...&seed=... "
+            "to choose the scenario), or call start_episode (task_id, seed) and continue at the 'url' it returns."
         )
 
     def bind_new(self, ep: Episode) -> Episode:

@@ -9,7 +9,9 @@ Endpoints (prefix `/mcp-std` by default):
 - `/mcp-std/` (the lobby). Handshake-era clients get one episode per MCP session (created on first
   use, dropped when the session ends). 2026-07-28 clients are stateless: they call `start_episode`
   here and continue at the `url` it returns.
-- `/mcp-std/episodes/{handle}/`: one episode, addressed by URL, for clients of either era.
+- `/mcp-std/episodes/{handle}/`: one episode, addressed by URL, for clients of either era. A URL
+  with an unknown name creates the episode on first use (`?task=T&seed=N` pick the scenario), so a
+  host whose configuration holds one fixed URL can play without any setup call.
 - `POST /mcp-std/episodes` with `{"task_id", "seed", "episode_id"}` (all optional): a harness
   creates an episode without speaking MCP; answers `{"episode", "url", "task_id"}` (201).
 - `/mcp`: shared with OpenEnv. Standard MCP traffic (MCP headers, `Accept: text/event-stream`,
@@ -26,10 +28,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 from mcp.server import MCPServer
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
@@ -44,6 +48,7 @@ from .server import build_server
 DEFAULT_PREFIX = "/mcp-std"
 LOOPBACK_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*", "127.0.0.1", "localhost", "[::1]"]
 MCP_HEADERS = (b"mcp-session-id", b"mcp-protocol-version", b"mcp-method")
+EPISODE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 def security_settings(
@@ -193,11 +198,28 @@ class _Dispatcher:
             await JSONResponse(body, 201)(scope, receive, send)
             return
         handle = rest.strip("/")
-        if "/" in handle or self.m.registry.get(handle) is None:
-            await JSONResponse(
-                {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": f"unknown episode {handle!r}"}}, 404
-            )(scope, receive, send)
-            return
+        if self.m.registry.get(handle) is None:
+            # Episodes are also created on first use under a client-chosen name, so a host whose
+            # config holds one fixed URL (any era) can play: /mcp-std/episodes/NAME/?task=T&seed=N.
+            error = None
+            if not EPISODE_NAME.fullmatch(handle):
+                error = (404, f"not an episode name: {handle!r} (use 1-64 of A-Z a-z 0-9 _ . -)")
+            elif (refused := await self.security.validate_request(Request(scope), is_post=False)) is not None:
+                await refused(scope, receive, send)
+                return
+            else:
+                query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+                try:
+                    seed = int(query["seed"]) if "seed" in query else None
+                    self.m.registry.create(query.get("task"), seed, query.get("episode_id"), handle=handle)
+                except KeyError as exc:
+                    error = (404, str(exc.args[0] if exc.args else exc))
+                except ValueError as exc:
+                    error = (400, str(exc))
+            if error is not None:
+                body = {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": error[1]}}
+                await JSONResponse(body, error[0])(scope, receive, send)
+                return
         await self._to_mcp(scope, receive, send, handle)
 
 

@@ -180,8 +180,23 @@ def test_rest_episode_creation_and_unknown_episode(app_url):
     body = r.json()
     assert body["task_id"] == "monday_morning" and body["episode_id"] == "rest-1" and body["url"].endswith(f"/{body['episode']}/")
     assert httpx.post(url + "/mcp-std/episodes", json={"task_id": "nope"}).status_code == 404
-    r = httpx.post(url + "/mcp-std/episodes/not-a-handle/", json=INIT, headers=MCP_ACCEPT)
+    r = httpx.post(url + "/mcp-std/episodes/not%20a%20name/", json=INIT, headers=MCP_ACCEPT)
     assert r.status_code == 404 and r.json()["error"]["code"] == -32600
+    r = httpx.post(url + "/mcp-std/episodes/fresh-name/?task=no_such_task", json=INIT, headers=MCP_ACCEPT)
+    assert r.status_code == 404 and "no_such_task" in r.json()["error"]["message"]
+
+
+@pytest.mark.anyio
+async def test_episode_urls_are_created_on_first_use_by_name(app_url):
+    """A host whose configuration holds one fixed URL can play in either era without a setup call."""
+    url, m = app_url
+    name = "demo-run.1"
+    ep_url = f"{url}/mcp-std/episodes/{name}/?task=monday_morning&seed=7"
+    async with Client(ep_url, mode="auto") as stateless, Client(ep_url, mode="legacy") as session:
+        await stateless.call_tool("do_nothing", {})
+        control = json.loads((await session.read_resource(CONTROL_URI)).contents[0].text)
+        assert (control["episode"], control["task_id"], control["seed"], control["step"]) == (name, "monday_morning", 7, 1)
+    assert m.registry.get(name) is not None
 
 
 def test_dns_rebinding_protection_stays_on(app_url):
