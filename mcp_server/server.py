@@ -227,7 +227,7 @@ def _action_tool(model: type[BaseModel], briefing_in_result: bool = True) -> Too
         content: list[Any] = []
         if not outcome.ok:  # the precise message first, where every client shows it
             content.append(TextContent(type="text", text=f"Invalid {action_type}: {obs.error}"))
-        content.append(TextContent(type="text", text=json.dumps(data, indent=2)))
+        content.append(TextContent(type="text", text=outcome.model_dump_json(indent=2)))  # Rust: ~30x json.dumps
         if briefing_in_result:
             content.append(_briefing_block(ep))
         await _notify_changed(ep)
@@ -301,7 +301,7 @@ def _start_episode_tool(registry: EpisodeRegistry) -> Tool:
         data = info.model_dump(mode="json")
         await _notify_changed(ep, everything=True)
         return CallToolResult(
-            content=[TextContent(type="text", text=json.dumps(data, indent=2)), _briefing_block(ep)],
+            content=[TextContent(type="text", text=info.model_dump_json(indent=2)), _briefing_block(ep)],
             structured_content=data,
         )
 
