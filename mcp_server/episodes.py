@@ -47,6 +47,7 @@ class Episode:
     sim: Any  # ghostexec.Simulation
     seed: int
     obs: Any = None  # the latest Observation (reset or last step taken): what the briefing shows
+    session_bound: bool = False  # owned by one handshake-era MCP session
     last_used: float = field(default_factory=time.monotonic)
     # 2026-07-28 `subscriptions/listen` streams of this episode only: one bus per episode, so a
     # client never hears about another client's world.
@@ -160,7 +161,13 @@ class EpisodeRegistry:
 
     def _expire_locked(self) -> None:
         now = time.monotonic()
-        stale = [h for h, e in self._episodes.items() if e is not self.fixed and now - e.last_used > self.idle_ttl_s]
+        # Session-bound episodes live exactly as long as their session (dropped when it closes or
+        # idles out in the SDK), so the idle TTL applies to URL-addressed episodes only.
+        stale = [
+            h
+            for h, e in self._episodes.items()
+            if e is not self.fixed and not e.session_bound and now - e.last_used > self.idle_ttl_s
+        ]
         for h in stale:
             self._episodes.pop(h).listen.close()
         while len(self._episodes) >= self.max_episodes:  # evict the least recently used
@@ -220,6 +227,7 @@ class Binding:
         if old and old != ep.handle:
             self.registry.drop(old)
         conn.state[SESSION_KEY] = ep.handle
+        ep.session_bound = True
         with contextlib.suppress(Exception):  # teardown hook is best effort; idle expiry still applies
             conn.exit_stack.callback(self.registry.drop, ep.handle)
         return ep

@@ -242,7 +242,14 @@ def mount(
     Chains `app`'s lifespan (OpenEnv's startup hooks keep running) with the MCP session manager,
     and installs the dispatcher described in the module docstring. `share_path=None` leaves `/mcp`
     entirely to OpenEnv."""
-    registry = registry or EpisodeRegistry()
+    if registry is None:  # same limits as OpenEnv's HTTP episodes when the app carries its Settings
+        settings = getattr(getattr(app, "state", None), "settings", None)
+        limits = {}
+        if isinstance(getattr(settings, "max_episodes", None), int):
+            limits["max_episodes"] = settings.max_episodes
+        if isinstance(getattr(settings, "episode_ttl_s", None), (int, float)):
+            limits["idle_ttl_s"] = float(settings.episode_ttl_s)
+        registry = EpisodeRegistry(**limits)
     server = build_server(registry, restart_tool=restart_tool, briefing_in_result=briefing_in_result)
     if max_request_body_size is None:  # follow the host app's limit (OpenEnv's Settings) when it has one
         limit = getattr(getattr(getattr(app, "state", None), "settings", None), "max_body_bytes", None)

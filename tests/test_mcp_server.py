@@ -97,7 +97,9 @@ async def test_titles_annotations_and_descriptions(client):
         assert "reward" not in tool.output_schema["properties"]  # hidden from the agent (docs/mcp.md)
     assert tools["cancel_meeting"].annotations.destructive_hint is True
     assert tools["archive_email"].annotations.destructive_hint is True
-    assert not any(t.annotations.destructive_hint for n, t in tools.items() if n not in ("cancel_meeting", "archive_email", "start_episode"))
+    assert not any(
+        t.annotations.destructive_hint for n, t in tools.items() if n not in ("cancel_meeting", "archive_email", "start_episode")
+    )
     assert not any(t.annotations.idempotent_hint for t in tools.values())  # every step advances time
     assert tools["start_episode"].output_schema["properties"].keys() >= {"episode", "url", "task_id", "seed"}
 
@@ -174,7 +176,12 @@ async def test_resources_templates_and_entities(client):
     assert templates == {f"ghostexec://{k}/{{entity_id}}" for k in ("email", "meeting", "contact", "task")}
     sim = reference_sim()
     st = sim.state()
-    for kind, ident in [("email", st.emails[0].id), ("meeting", st.meetings[0].id), ("contact", st.contacts[0].id), ("task", st.tasks[0].id)]:
+    for kind, ident in [
+        ("email", st.emails[0].id),
+        ("meeting", st.meetings[0].id),
+        ("contact", st.contacts[0].id),
+        ("task", st.tasks[0].id),
+    ]:
         content = (await client.read_resource(f"ghostexec://{kind}/{ident}")).contents[0]
         assert content.mime_type == "application/json"
         assert json.loads(content.text) == sim.entity(kind, ident)
@@ -230,3 +237,22 @@ async def test_episode_end_is_reported_and_further_actions_refused(client):
     assert last.structured_content["done"] is True and last.structured_content["steps_remaining"] == 0
     after = await client.call_tool("do_nothing", {})
     assert after.is_error is True and "over" in after.content[0].text
+
+
+def test_episode_registry_expiry_and_limits():
+    import time
+
+    reg = EpisodeRegistry(idle_ttl_s=0.05, max_episodes=4)
+    url_ep = reg.create("phase2_core")
+    session_ep = reg.create("phase2_core")
+    session_ep.session_bound = True  # lives as long as its MCP session, whatever the TTL
+    time.sleep(0.1)
+    reg.create("phase2_core")
+    assert reg.get(url_ep.handle) is None and reg.get(session_ep.handle) is session_ep
+    for _ in range(6):
+        reg.create("phase2_core")
+    assert len(reg) <= 4  # least recently used evicted beyond the maximum
+    named = reg.create("monday_morning", 3, handle="my-day")
+    assert reg.create("phase2_core", handle="my-day") is named  # a name is created once
+    with pytest.raises(KeyError):
+        reg.create("no_such_task")
