@@ -23,7 +23,8 @@ TOOLS=$ROOT/tools/mcp
 BASELINE=$ROOT/mcp_server/conformance-baseline.yml
 OUT=$ROOT/out/mcp-conformance
 SCENARIOS=(server-initialize tools-list resources-list prompts-list http-header-validation
-  dns-rebinding-protection caching sep-2164-resource-not-found server-stateless)
+  dns-rebinding-protection caching sep-2164-resource-not-found server-stateless
+  server-session-lifecycle ping resources-subscribe resources-unsubscribe server-sse-multiple-streams)
 VERSIONS=(2025-11-25 2026-07-28)
 
 if ! command -v npm >/dev/null 2>&1; then
