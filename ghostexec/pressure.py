@@ -7,7 +7,7 @@ the moment the agent relieves the pressure (unlike a stress level that only ever
 from __future__ import annotations
 
 import itertools
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from .state import World
 from .world import PRIORITY_RANK, Conflict, MeetingStatus, Outcome, Priority, TaskStatus
@@ -18,6 +18,7 @@ PERSONAL_CLASH_WEIGHT = 1.5
 CRITICAL_MAIL_WEIGHT = 1.0
 CRITICAL_MAIL_VIP_BONUS = 0.5
 URGENT_HORIZON = timedelta(minutes=120)
+B2B_HORIZON = timedelta(hours=4)
 
 
 def calendar_items(w: World) -> list:
@@ -110,7 +111,7 @@ def overdue_tasks(w: World) -> list:
 
 def back_to_back_runs(w: World, items: list | None = None) -> int:
     """Chains of meetings with no gap in the next four hours (each join counts once)."""
-    horizon = w.clock + timedelta(hours=4)
+    horizon = w.clock + B2B_HORIZON
     items = [i for i in (calendar_items(w) if items is None else items) if i.start < horizon]
     return sum(1 for a, b in itertools.pairwise(items) if b.start == a.end)
 
@@ -144,10 +145,29 @@ def urgent_reasons(w: World) -> list[str]:
 
 
 def refresh(w: World) -> None:
-    """Rebuild the conflict list and stress from the live world; remember every conflict seen."""
+    """Rebuild the conflict list and stress from the live world; remember every conflict seen.
+
+    Both depend only on the calendar, mail and tasks (whose versions ops bumps on every change),
+    the missed tally, and time passing a boundary: an item ending, an item coming within the
+    4-hour back-to-back horizon, a deadline. Between those, the last result is still exact."""
+    now = w.clock
+    v = w.versions
+    key = (v["calendar"], v["mail"], v["tasks"], w.missed_count)
+    hit = w.section_cache.get("pressure")
+    if hit is not None and hit[0] == key and now < hit[1]:
+        return
     items = calendar_items(w)
     w.conflicts = build_conflicts(w, items)
     for c in w.conflicts:
         if c.kind != "critical_unanswered" and c.id not in w.conflicts_seen:
             w.conflicts_seen[c.id] = c.weight
     w.executive.stress = compute_stress(w, w.conflicts, items)
+    valid_until = datetime.max
+    for i in items:
+        for b in (i.end, i.start - B2B_HORIZON):
+            if now < b < valid_until:
+                valid_until = b
+    for t in w.tasks.values():
+        if now < t.deadline < valid_until and t.status is not TaskStatus.done:
+            valid_until = t.deadline
+    w.section_cache["pressure"] = (key, valid_until)
