@@ -8,7 +8,9 @@ References measured in this run, on this machine:
   did on every step (it took ~2.2 ms per step overall);
 - `null`: a Simulation.step on a finished episode (argument parsing + the refusal path), the floor
   of calling into the core at all.
-Only the `sim.step(...)` / `sim.reset(...)` calls are timed; choosing actions is not.
+Only the `sim.step(...)` / `sim.reset(...)` calls are timed; choosing actions is not. By default
+the garbage collector is paused while timing (the convention of Python's timeit); `--gc` keeps it
+running, which adds the occasional collection pause to the numbers.
 """
 
 from __future__ import annotations
@@ -47,12 +49,13 @@ def mixed_action(sim: Simulation, rng: random.Random) -> dict:
     return {"action_type": "reschedule_meeting", "meeting_id": rng.choice(list(w.meetings)), "new_start": "2026-13-40T99:00"}
 
 
-def bench_task(task: str, episodes: int) -> dict[str, float]:
+def bench_task(task: str, episodes: int, keep_gc: bool = False) -> dict[str, float]:
     sim = Simulation()
     rng = random.Random(0)
     steps: list[float] = []
     resets: list[float] = []
-    gc.disable()
+    if not keep_gc:
+        gc.disable()
     try:
         for ep in range(episodes):
             t0 = time.perf_counter()
@@ -91,12 +94,14 @@ def bench_task(task: str, episodes: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--episodes", type=int, default=30)
+    parser.add_argument("--gc", action="store_true", help="keep the garbage collector running while timing")
     args = parser.parse_args()
+    print(f"garbage collector {'running' if args.gc else 'paused'} while timing; {args.episodes} episodes per task")
     print(
         f"{'task':20} {'steps':>6} {'step med':>9} {'p90':>8} {'reset med':>10} {'p90':>8} {'deepcopy':>9} {'step/deepcopy':>13} {'null':>6}"
     )
     for task in available_tasks():
-        r = bench_task(task, args.episodes)
+        r = bench_task(task, args.episodes, keep_gc=args.gc)
         print(
             f"{task:20} {r['steps']:6d} {r['step_med']:7.1f}µs {r['step_p90']:6.1f}µs {r['reset_med']:8.1f}µs {r['reset_p90']:6.1f}µs "
             f"{r['deepcopy_med']:7.1f}µs {r['step_med'] / r['deepcopy_med']:12.2f}x {r['null_med']:4.1f}µs"

@@ -8,7 +8,7 @@ scenario start, whichever is later). Every change goes through ghostexec.ops.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from .reward import MISSED_COMMITMENT, MISSED_MEETING
 from .state import World
@@ -42,11 +42,16 @@ def settle_calendar(w: World) -> None:
     Every double-booking still standing when its second item starts ends with exactly one side
     missed: the newcomer, or the item already under way (left early) if the newcomer wins."""
     now = w.clock
+    hit = w.section_cache.get("next_start")
+    if hit is not None and hit[0] == w.versions["calendar"] and now < hit[1]:
+        return  # nothing undecided starts before hit[1], and the calendar has not changed
     commitments = w.commitments
     live = [m for m in w.meetings.values() if m.status is not MeetingStatus.cancelled]
     live.extend(commitments.values())
     starting = sorted((i for i in live if i.outcome is None and i.start <= now), key=lambda i: (i.start, i.id))
     if not starting:
+        upcoming = min((i.start for i in live if i.outcome is None), default=datetime.max)
+        w.section_cache["next_start"] = (w.versions["calendar"], upcoming)
         return
     ops = w.ops("world")
     for x in starting:
@@ -81,24 +86,32 @@ def pass_deadlines(w: World) -> None:
 
 
 def wear_moods(w: World) -> None:
-    """Only mail that can still wear a mood down is looked at (`w.waiting`, kept by ops.add_email)."""
+    """Only mail that can still wear a mood down is looked at (`w.waiting`, kept by ops.add_email),
+    and each one only once its next drop is due."""
     now = w.clock
     start = w.scenario.start
+    due_at = w.decay_due
     ops = None
     still = []
     for e in w.waiting:
         if e.replied or e.decay_ticks >= MAX_DECAY_TICKS:
             continue  # answered or worn out: never looked at again
         still.append(e)
+        next_drop = due_at.get(e.id)
+        if next_drop is not None and now < next_drop:
+            continue
         if e.received_at > now:
             continue
         # Mail that arrived before the episode starts waiting when the executive's day begins.
-        ticks_due = min(MAX_DECAY_TICKS, int((now - max(e.received_at, start)) / PATIENCE[e.priority]))
+        patience = PATIENCE[e.priority]
+        began = max(e.received_at, start)
+        ticks_due = min(MAX_DECAY_TICKS, int((now - began) / patience))
         while e.decay_ticks < ticks_due:
             ops = ops or w.ops("world")
             ops.decay_tick(e)
             waited = int((now - e.received_at).total_seconds() // 60)
             ops.shift_mood(w.contacts[e.sender], -1, f"{e.id} still unanswered after {waited} min")
+        due_at[e.id] = began + patience * (e.decay_ticks + 1)
     w.waiting = still
 
 

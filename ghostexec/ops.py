@@ -109,6 +109,7 @@ class Ops:
     def add_email(self, email) -> None:
         self.w.emails[email.id] = email
         self.w.arrived.append(email.id)
+        self.w.unread.append(email)
         if email.priority in ("critical", "high"):
             self.w.waiting.append(email)
         sender = self.w.contacts.get(email.sender)

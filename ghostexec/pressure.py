@@ -121,7 +121,9 @@ def compute_stress(w: World, conflicts: list[Conflict], items: list | None = Non
     overlaps = sum(1 for c in conflicts if c.kind == "overlap")
     clashes = sum(1 for c in conflicts if c.kind == "personal_clash")
     mail = sum(1 for c in conflicts if c.kind == "critical_unanswered")
-    overdue = len(overdue_tasks(w))
+    from .reward import overdue_count  # reward imports this module; the count shares its cache
+
+    overdue = overdue_count(w)
     missed = w.missed_count
     level = base + 5 * overlaps + 8 * clashes + 4 * mail + 4 * overdue + 2 * back_to_back_runs(w, items) + 3 * missed
     return max(0, min(100, level))
@@ -147,27 +149,24 @@ def urgent_reasons(w: World) -> list[str]:
 def refresh(w: World) -> None:
     """Rebuild the conflict list and stress from the live world; remember every conflict seen.
 
-    Both depend only on the calendar, mail and tasks (whose versions ops bumps on every change),
-    the missed tally, and time passing a boundary: an item ending, an item coming within the
-    4-hour back-to-back horizon, a deadline. Between those, the last result is still exact."""
+    Conflicts depend only on the calendar and mail (whose versions ops bumps on every change), the
+    missed tally, and items ending, so between those the cached list is exact. Stress also counts
+    overdue tasks and the next four hours' back-to-back joins, so it is recomputed every time
+    (cheaply, from the cached calendar items)."""
     now = w.clock
     v = w.versions
-    key = (v["calendar"], v["mail"], v["tasks"], w.missed_count)
-    hit = w.section_cache.get("pressure")
+    key = (v["calendar"], v["mail"], w.missed_count)
+    hit = w.section_cache.get("conflicts")
     if hit is not None and hit[0] == key and now < hit[1]:
-        return
-    items = calendar_items(w)
-    w.conflicts = build_conflicts(w, items)
-    for c in w.conflicts:
-        if c.kind != "critical_unanswered" and c.id not in w.conflicts_seen:
-            w.conflicts_seen[c.id] = c.weight
-    w.executive.stress = compute_stress(w, w.conflicts, items)
-    valid_until = datetime.max
-    for i in items:
-        for b in (i.end, i.start - B2B_HORIZON):
-            if now < b < valid_until:
-                valid_until = b
-    for t in w.tasks.values():
-        if now < t.deadline < valid_until and t.status is not TaskStatus.done:
-            valid_until = t.deadline
-    w.section_cache["pressure"] = (key, valid_until)
+        items = hit[2]
+    else:
+        items = calendar_items(w)
+        w.conflicts = build_conflicts(w, items)
+        for c in w.conflicts:
+            if c.kind != "critical_unanswered" and c.id not in w.conflicts_seen:
+                w.conflicts_seen[c.id] = c.weight
+        next_end = min((i.end for i in items), default=datetime.max)
+        w.section_cache["conflicts"] = (key, next_end, items)
+    stress = compute_stress(w, w.conflicts, items)
+    if stress != w.executive.stress:
+        w.executive.stress = stress

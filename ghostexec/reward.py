@@ -37,6 +37,27 @@ LEAK_WEIGHT = 3.0
 TASK_WEIGHT = {Priority.low: 0.5, Priority.normal: 1.0, Priority.high: 1.5, Priority.critical: 2.5}
 MISSED_MEETING = {Priority.low: 1.0, Priority.normal: 1.5, Priority.high: 2.0, Priority.critical: 3.0}
 MISSED_COMMITMENT = {Priority.low: 2.0, Priority.normal: 3.0, Priority.high: 4.0, Priority.critical: 6.0}
+# Components are frozen, so the common zero-valued ones are shared instead of rebuilt each step.
+NO_INVALID = RewardComponent(name="invalid_penalty", weight=1.0, raw=0.0, value=0.0, detail="")
+NO_IDLE = RewardComponent(name="idle_penalty", weight=1.0, raw=0.0, value=0.0, detail="")
+DETAILS = {
+    "conflict": "Δ conflicts, missed obligations, leaks",
+    "task": "Δ task progress and overdue work",
+    "relationship": "Δ weighted moods",
+    "shaping": "Δ(−stress/500), bounded by ±0.2",
+}
+ZERO = {
+    name: RewardComponent(name=name, weight=wt, raw=0.0, value=0.0, detail=DETAILS[name])
+    for name, wt in (("conflict", W_CONFLICT), ("task", W_TASK), ("relationship", W_RELATIONSHIP), ("shaping", 1.0))
+}
+
+
+def _component(name: str, weight: float, raw: float) -> RewardComponent:
+    if raw == 0.0:
+        return ZERO[name]
+    return RewardComponent(name=name, weight=weight, raw=raw, value=weight * raw, detail=DETAILS[name])
+
+
 KEY_RELATIONSHIPS = {Relationship.board, Relationship.client, Relationship.family, Relationship.executive}
 
 
@@ -66,13 +87,22 @@ def _task_potential(w: World) -> float:
     version = w.versions["tasks"]
     if hit is not None and hit[0] == version and now < hit[1]:
         return hit[2]
-    total, next_deadline = 0.0, datetime.max
+    total, next_deadline, overdue = 0.0, datetime.max, 0
     for t in w.tasks.values():
         total += TASK_WEIGHT[t.priority] * task_value(t, now)
-        if now < t.deadline < next_deadline and t.status is not TaskStatus.done:
-            next_deadline = t.deadline
-    w.section_cache["phi_task"] = (version, next_deadline, total)
+        if t.status is not TaskStatus.done:
+            if t.deadline <= now:
+                overdue += 1
+            elif t.deadline < next_deadline:
+                next_deadline = t.deadline
+    w.section_cache["phi_task"] = (version, next_deadline, total, overdue)
     return total
+
+
+def overdue_count(w: World) -> int:
+    """Open tasks past their deadline (shares the task potential's cache)."""
+    _task_potential(w)
+    return w.section_cache["phi_task"][3]
 
 
 def _relationship_potential(w: World) -> float:
@@ -107,24 +137,16 @@ def breakdown(
     dr = after.relationship - before.relationship
     ds = after.shaping - before.shaping
     comps = [
-        RewardComponent(name="conflict", weight=W_CONFLICT, raw=dc, value=W_CONFLICT * dc, detail="Δ conflicts, missed obligations, leaks"),
-        RewardComponent(name="task", weight=W_TASK, raw=dt, value=W_TASK * dt, detail="Δ task progress and overdue work"),
-        RewardComponent(name="relationship", weight=W_RELATIONSHIP, raw=dr, value=W_RELATIONSHIP * dr, detail="Δ weighted moods"),
-        RewardComponent(name="shaping", weight=1.0, raw=ds, value=ds, detail="Δ(−stress/500), bounded by ±0.2"),
-        RewardComponent(
-            name="invalid_penalty",
-            weight=1.0,
-            raw=INVALID_PENALTY if invalid else 0.0,
-            value=INVALID_PENALTY if invalid else 0.0,
-            detail=error or "",
-        ),
-        RewardComponent(
-            name="idle_penalty",
-            weight=1.0,
-            raw=IDLE_PENALTY if idle_reasons else 0.0,
-            value=IDLE_PENALTY if idle_reasons else 0.0,
-            detail="; ".join(idle_reasons[:4]),
-        ),
+        _component("conflict", W_CONFLICT, dc),
+        _component("task", W_TASK, dt),
+        _component("relationship", W_RELATIONSHIP, dr),
+        _component("shaping", 1.0, ds),
+        RewardComponent(name="invalid_penalty", weight=1.0, raw=INVALID_PENALTY, value=INVALID_PENALTY, detail=error or "")
+        if invalid
+        else NO_INVALID,
+        RewardComponent(name="idle_penalty", weight=1.0, raw=IDLE_PENALTY, value=IDLE_PENALTY, detail="; ".join(idle_reasons[:4]))
+        if idle_reasons
+        else NO_IDLE,
     ]
     total = 0.0
     for c in comps:

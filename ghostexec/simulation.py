@@ -35,9 +35,14 @@ HIDDEN_CONTACT_FIELDS = ("reliability", "mood_jitter", "goodwill_owed")
 ENTITY_KINDS = ("email", "meeting", "contact", "task")
 
 
-def describe(action) -> str:
+def action_fields(action) -> dict[str, Any]:
+    """The action as a plain dict without unset optional fields (what trajectories record)."""
+    return {k: v for k, v in action.__dict__.items() if v is not None}
+
+
+def describe(action, fields: dict[str, Any] | None = None) -> str:
     """One line naming the action and its target, for the briefing and logs."""
-    fields = {k: v for k, v in action.__dict__.items() if v is not None and k != "action_type"}
+    fields = action_fields(action) if fields is None else fields
     parts = [action.action_type]
     for key in ("email_id", "meeting_id", "task_id", "contact_id", "new_start", "new_end", "channel"):
         if key in fields:
@@ -126,16 +131,21 @@ class Simulation:
         if fire_timeline(w):
             refresh(w)
             self._baseline = potentials(w)
-        for e in w.emails.values():
-            if not e.read and e.received_at is not None and e.received_at <= w.prev_clock:
-                e.read = True
+        # Mail shown in the previous briefing has now been read; what arrived this step is new.
+        if w.unread:
+            fresh = set(w.arrived)
+            for e in w.unread:
+                if e.id not in fresh:
+                    e.read = True
+            w.unread = [e for e in w.unread if not e.read]
         w.last_step_changes = w.log[mark:]
         w.last_step_lines = [c.render() for c in w.last_step_changes]
-        desc = describe(act)
+        fields = action_fields(act)
+        desc = describe(act, fields)
         obs = self.observation = self._observe(desc, bd, error)
         info: dict[str, Any] = {
             "rejected": False,
-            "action": act.model_dump(exclude_none=True),
+            "action": fields,
             "changes": w.last_step_lines,
             "events": w.fired[fired_mark:],
         }

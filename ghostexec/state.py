@@ -77,6 +77,7 @@ class World:
         "contact_weight",
         "contacts",
         "counters",
+        "decay_due",
         "emails",
         "episode_id",
         "executive",
@@ -100,6 +101,7 @@ class World:
         "skipped",
         "step",
         "tasks",
+        "unread",
         "versions",
         "waiting",
     )
@@ -144,6 +146,8 @@ class World:
         self.leaks = 0
         # critical/high mail that can still wear its sender's mood down (see dynamics.wear_moods)
         self.waiting = [e for e in self.emails.values() if e.priority in ("critical", "high")]
+        self.unread = [e for e in self.emails.values() if not e.read]
+        self.decay_due: dict[str, datetime] = {}  # when each waiting email next wears its sender down
         self.contact_order = sorted(self.contacts.values(), key=lambda c: (not c.vip, c.relationship != "board", c.id))
         # Seeded variation: start moods of contacts that declare jitter, then event timing jitter.
         for c in self.contacts.values():

@@ -88,6 +88,8 @@ def due(w: World, *, exogenous: bool) -> list[AnyEvent]:
     """Pop the events due by now: delegation reports (consequences of the agent's choices) when
     exogenous is False, scenario timeline events when True."""
     now = w.clock
+    if not w.pending or w.pending[0].fire_at > now:  # pending is sorted by firing time
+        return []
     out, keep = [], []
     for p in w.pending:
         if p.fire_at <= now and isinstance(p.event, DelegationReport) != exogenous:
