@@ -79,7 +79,11 @@ def apply_reply(w: World, a: ReplyEmail) -> ReplyReading:
     ops = w.ops("agent")
     ops.mark_replied(email, reading.quality, reading.leaked)
     if sender.email_unreachable_reason:
-        ops.note("email", email.id, f"{sender.name} will not see this reply ({sender.email_unreachable_reason}); a message on {sender.preferred_channel.value} can still reach them")
+        ops.note(
+            "email",
+            email.id,
+            f"{sender.name} will not see this reply ({sender.email_unreachable_reason}); a message on {sender.preferred_channel.value} can still reach them",
+        )
         ops.owe_goodwill(sender)
     elif reading.leaked:
         ops.shift_mood(sender, -1, f"reply to {email.id} disclosed confidential material")
@@ -105,14 +109,20 @@ def _meeting_for_change(w: World, meeting_id: str, verb: str):
     m = w.meetings.get(meeting_id)
     if m is None:
         if meeting_id in w.commitments:
-            return None, f"meeting_id: '{meeting_id}' is a personal commitment, which you cannot {verb}; {verb} the work meeting that clashes with it instead"
+            return (
+                None,
+                f"meeting_id: '{meeting_id}' is a personal commitment, which you cannot {verb}; {verb} the work meeting that clashes with it instead",
+            )
         live = [x.id for x in w.meetings.values() if x.status is not MeetingStatus.cancelled and x.start > w.clock]
         return None, f"meeting_id: no meeting '{meeting_id}'; meetings you can {verb}: {_listing(live)}"
     if m.status is MeetingStatus.cancelled:
         return None, f"meeting_id: '{m.id}' is already cancelled"
     if m.start <= w.clock:
         state = "is over" if m.end <= w.clock else "has already started"
-        return None, f"meeting_id: '{m.id}' \"{m.title}\" {state} ({m.start:%H:%M}–{m.end:%H:%M}); only future meetings can change"
+        return (
+            None,
+            f"meeting_id: '{m.id}' \"{m.title}\" {state} ({m.start:%H:%M}–{m.end:%H:%M}); only future meetings can change",
+        )
     return m, None
 
 
@@ -154,7 +164,9 @@ def check_reschedule(w: World, a: RescheduleMeeting):
     if err:
         return err
     if not m.movable:
-        return f"meeting_id: '{m.id}' \"{m.title}\" cannot be moved (fixed by its organiser); move what clashes with it, or cancel"
+        return (
+            f"meeting_id: '{m.id}' \"{m.title}\" cannot be moved (fixed by its organiser); move what clashes with it, or cancel"
+        )
     start, end, err = _new_span(w, a, m)
     if err:
         return err
@@ -285,7 +297,7 @@ def apply_message(w: World, a: SendMessage) -> None:
     recent = [t for t in c.recent_messages if w.clock - t < SPAM_WINDOW]
     ops.note_message(c, w.clock)
     w.counters["messages"] += 1
-    ops.note("message", c.id, f"message to {c.name} by {channel.value}: \"{a.body.strip()[:60]}\"")
+    ops.note("message", c.id, f'message to {c.name} by {channel.value}: "{a.body.strip()[:60]}"')
     if c.goodwill_owed > 0 and channel is c.preferred_channel and not tone_clash(a.body, c.tone_preference):
         ops.use_goodwill(c)
         ops.shift_mood(c, +1, "your message smoothed things over")

@@ -46,7 +46,7 @@ def _email_line(e, c) -> str:
     body = " ".join(e.body.split())
     preview = body[:PREVIEW] + ("…" if len(body) > PREVIEW else "")
     return (
-        f"- {e.id} [{e.priority.upper()}] from {c.name} ({c.id}; {tags}) — \"{e.subject}\" — received {e.received_at:%a %H:%M}\n"
+        f'- {e.id} [{e.priority.upper()}] from {c.name} ({c.id}; {tags}) — "{e.subject}" — received {e.received_at:%a %H:%M}\n'
         f"    {preview}"
     )
 
@@ -66,13 +66,18 @@ def _task_line(t, w: World, overdue: bool) -> str:
         extra.append("good fits: " + ", ".join(t.delegable_to))
     tail = f"; {'; '.join(extra)}" if extra else ""
     return (
-        f"- {t.id} [{t.priority}] \"{t.title}\" — {'OVERDUE, was due' if overdue else 'due'} {t.deadline:%a %H:%M} — {status}; "
+        f'- {t.id} [{t.priority}] "{t.title}" — {"OVERDUE, was due" if overdue else "due"} {t.deadline:%a %H:%M} — {status}; '
         f"effort {t.effort_minutes} min{tail}"
     )
 
 
 def _contact_line(c, load: int) -> str:
-    bits = [f"{c.relationship}{', VIP' if c.vip else ''}", f"mood {c.mood}", f"prefers {c.preferred_channel}", f"{c.tone_preference} tone"]
+    bits = [
+        f"{c.relationship}{', VIP' if c.vip else ''}",
+        f"mood {c.mood}",
+        f"prefers {c.preferred_channel}",
+        f"{c.tone_preference} tone",
+    ]
     if c.capacity:
         bits.append(f"takes work ({load}/{c.capacity} busy)")
     if c.email_unreachable_reason:
@@ -95,7 +100,7 @@ def _calendar_line(i, w: World, personal: bool, phase: str, clashes: tuple) -> s
     if phase:
         flags.append(phase)
     day = "" if i.start.date() == w.clock.date() else f"{i.start:%a} "
-    line = f"- {i.id} {day}{i.start:%H:%M}–{i.end:%H:%M} \"{i.title}\" [{', '.join(flags)}]" + (f" with {who}" if who else "")
+    line = f'- {i.id} {day}{i.start:%H:%M}–{i.end:%H:%M} "{i.title}" [{", ".join(flags)}]' + (f" with {who}" if who else "")
     if clashes:
         line += f"  ⚠ CONFLICTS WITH {', '.join(clashes)}"
     return line

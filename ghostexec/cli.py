@@ -214,7 +214,11 @@ def play(task: str, seed: int, inp: TextIO = sys.stdin, out: TextIO = sys.stdout
     last = None
     total = 0.0
     while not sim.done:
-        print(f"\n[{sim.world.clock:%H:%M} · step {sim.world.step + 1}/{sim.world.scenario.step_budget} · return {total:+.2f}] > ", end="", file=out)
+        print(
+            f"\n[{sim.world.clock:%H:%M} · step {sim.world.step + 1}/{sim.world.scenario.step_budget} · return {total:+.2f}] > ",
+            end="",
+            file=out,
+        )
         out.flush()
         line = inp.readline()
         if not line:
@@ -252,7 +256,10 @@ def play(task: str, seed: int, inp: TextIO = sys.stdin, out: TextIO = sys.stdout
         _print_breakdown(res, out)
     g = sim.grade()
     caps = "; ".join(f"{c.label} (cap {c.cap})" for c in g.caps_applied)
-    print(f"\nEpisode {'over' if sim.done else 'stopped'} after {sim.world.step} steps. Return {total:+.3f}. Grade {g.score:.3f}.", file=out)
+    print(
+        f"\nEpisode {'over' if sim.done else 'stopped'} after {sim.world.step} steps. Return {total:+.3f}. Grade {g.score:.3f}.",
+        file=out,
+    )
     print("  " + ", ".join(f"{k} {v:.2f}" for k, v in g.components.items()) + (f"  CAPPED: {caps}" if caps else ""), file=out)
     return 0
 

@@ -20,14 +20,34 @@ def _words(*words: str) -> re.Pattern[str]:
 
 CASUAL = _words("hey", "lol", "gonna", "wanna", "yo", "btw", "thx", "np", "k", "cya", "omg", "haha", "dude", "sup", "ya")
 FORMAL = _words("dear", "regards", "sincerely", "kind regards", "best regards", "respectfully", "yours truly")
-WARM = _words("love", "sorry", "miss you", "can't wait", "cannot wait", "thank you", "thanks", "hug", "xx", "darling", "honey", "sweetheart")
+WARM = _words(
+    "love", "sorry", "miss you", "can't wait", "cannot wait", "thank you", "thanks", "hug", "xx", "darling", "honey", "sweetheart"
+)
 TIME = re.compile(
     r"(?<![A-Za-z0-9])(?:\d{1,2}(?::\d{2})?\s?(?:am|pm)|\d{1,2}:\d{2}|noon|midday"
     r"|monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|today at|this afternoon|this evening"
     r"|next week|\d{4}-\d{2}-\d{2})(?![A-Za-z])",
     re.IGNORECASE,
 )
-CONFIRM = _words("confirm", "confirmed", "confirming", "yes", "will deliver", "will send", "will have", "on track", "i'll send", "i will send", "i'll have", "agreed", "approved", "approve", "done", "count me in", "works for me")
+CONFIRM = _words(
+    "confirm",
+    "confirmed",
+    "confirming",
+    "yes",
+    "will deliver",
+    "will send",
+    "will have",
+    "on track",
+    "i'll send",
+    "i will send",
+    "i'll have",
+    "agreed",
+    "approved",
+    "approve",
+    "done",
+    "count me in",
+    "works for me",
+)
 DECLINE = _words("decline", "cannot", "can't", "unable", "not able", "won't be able", "no longer", "regret", "pass on")
 APOLOGY = _words("sorry", "apologise", "apologize", "apologies", "my apologies", "regret")
 

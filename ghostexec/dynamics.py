@@ -29,7 +29,7 @@ def _miss(w: World, ops, item, winner, early: bool) -> None:
     commitments = w.commitments
     verb = "left" if early else "missed"
     penalty = (MISSED_COMMITMENT if item.id in commitments else MISSED_MEETING)[item.importance]
-    ops.miss(item, penalty, f"{verb} {item.id} \"{item.title}\" — you were needed in {winner.id} \"{winner.title}\"")
+    ops.miss(item, penalty, f'{verb} {item.id} "{item.title}" — you were needed in {winner.id} "{winner.title}"')
     people = item.with_contacts if item.id in commitments else item.attendees
     for cid in people:
         c = w.contacts[cid]
@@ -82,7 +82,7 @@ def pass_deadlines(w: World) -> None:
     for t in w.tasks.values():
         if t.status is not TaskStatus.done and w.prev_clock < t.deadline <= w.clock:
             ops = ops or w.ops("world")
-            ops.note("deadline", t.id, f"{t.id} \"{t.title}\" is now overdue (was due {t.deadline:%H:%M})")
+            ops.note("deadline", t.id, f'{t.id} "{t.title}" is now overdue (was due {t.deadline:%H:%M})')
 
 
 def wear_moods(w: World) -> None:

@@ -99,7 +99,16 @@ class DelegationReport(EventBase):
 
 
 ScenarioEvent = Annotated[
-    NewEmail | NewMeeting | NewTask | MoveMeeting | MoveDeadline | SetChannel | SetTone | MoodShock | SuppressReplyCredit | RestoreReplyCredit,
+    NewEmail
+    | NewMeeting
+    | NewTask
+    | MoveMeeting
+    | MoveDeadline
+    | SetChannel
+    | SetTone
+    | MoodShock
+    | SuppressReplyCredit
+    | RestoreReplyCredit,
     Field(discriminator="kind"),
 ]
 

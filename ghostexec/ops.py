@@ -114,7 +114,7 @@ class Ops:
             self.w.waiting.append(email)
         sender = self.w.contacts.get(email.sender)
         name = sender.name if sender else email.sender
-        self.log("email", email.id, f"new {email.priority.value} email {email.id} from {name}: \"{email.subject}\"")
+        self.log("email", email.id, f'new {email.priority.value} email {email.id} from {name}: "{email.subject}"')
 
     def mark_replied(self, email, quality: float, leaked: bool) -> None:
         email.replied = True
@@ -123,12 +123,16 @@ class Ops:
         email.reply_quality = quality
         email.leaked = leaked
         self.w.leaks += int(leaked)
-        self.log("email", email.id, f"replied to {email.id} (reply quality {quality:.2f}{', CONFIDENTIAL LEAK' if leaked else ''})")
+        self.log(
+            "email", email.id, f"replied to {email.id} (reply quality {quality:.2f}{', CONFIDENTIAL LEAK' if leaked else ''})"
+        )
 
     def archive(self, email) -> None:
         email.archived = True
         email.read = True
-        waiting = "" if email.replied or email.priority.value in ("low", "normal") else " — still unanswered, sender keeps waiting"
+        waiting = (
+            "" if email.replied or email.priority.value in ("low", "normal") else " — still unanswered, sender keeps waiting"
+        )
         self.log("email", email.id, f"archived {email.id}{waiting}")
 
     def decay_tick(self, email) -> None:
@@ -137,7 +141,7 @@ class Ops:
     # --- calendar -------------------------------------------------------------------------
     def add_meeting(self, meeting) -> None:
         self.w.meetings[meeting.id] = meeting
-        self.log("meeting", meeting.id, f"new meeting {meeting.id} \"{meeting.title}\" {meeting.start:%H:%M}–{meeting.end:%H:%M}")
+        self.log("meeting", meeting.id, f'new meeting {meeting.id} "{meeting.title}" {meeting.start:%H:%M}–{meeting.end:%H:%M}')
 
     def move_meeting(self, meeting, start: datetime, end: datetime, by: str | None = None) -> None:
         from .world import MeetingStatus
@@ -146,13 +150,19 @@ class Ops:
         meeting.start, meeting.end = start, end
         meeting.status = MeetingStatus.moved
         who = f" by {by}" if by else ""
-        self.log("meeting", meeting.id, f"{meeting.id} \"{meeting.title}\" moved{who}: {old:%a %H:%M} → {start:%a %H:%M}–{end:%H:%M}")
+        self.log(
+            "meeting", meeting.id, f'{meeting.id} "{meeting.title}" moved{who}: {old:%a %H:%M} → {start:%a %H:%M}–{end:%H:%M}'
+        )
 
     def cancel_meeting(self, meeting, reason: str | None) -> None:
         from .world import MeetingStatus
 
         meeting.status = MeetingStatus.cancelled
-        self.log("meeting", meeting.id, f"cancelled {meeting.id} \"{meeting.title}\"" + (f" ({reason})" if reason else " (no reason given)"))
+        self.log(
+            "meeting",
+            meeting.id,
+            f'cancelled {meeting.id} "{meeting.title}"' + (f" ({reason})" if reason else " (no reason given)"),
+        )
 
     def miss(self, item, penalty: float, text: str) -> None:
         """A calendar item the executive could not attend; `penalty` joins the conflict potential."""
@@ -166,7 +176,7 @@ class Ops:
     # --- tasks ----------------------------------------------------------------------------
     def add_task(self, task) -> None:
         self.w.tasks[task.id] = task
-        self.log("task", task.id, f"new task {task.id} \"{task.title}\" due {task.deadline:%a %H:%M}")
+        self.log("task", task.id, f'new task {task.id} "{task.title}" due {task.deadline:%a %H:%M}')
 
     def work_on(self, task, minutes: int) -> None:
         from .world import TaskStatus
@@ -177,7 +187,7 @@ class Ops:
             task.completed_at = self.w.clock
             task.completed_by = "exec"
             late = " (late)" if self.w.clock > task.deadline else ""
-            self.log("task", task.id, f"completed {task.id} \"{task.title}\"{late}")
+            self.log("task", task.id, f'completed {task.id} "{task.title}"{late}')
         else:
             task.status = TaskStatus.in_progress
             self.log("task", task.id, f"worked on {task.id}: {task.progress_minutes}/{task.effort_minutes} min done")
@@ -199,12 +209,12 @@ class Ops:
             task.completed_at = self.w.clock
             task.completed_by = contact_id
             late = " (after the deadline)" if self.w.clock > task.deadline else ""
-            self.log("task", task.id, f"{name} reports {task.id} \"{task.title}\" done{late}")
+            self.log("task", task.id, f'{name} reports {task.id} "{task.title}" done{late}')
         else:
             task.status = TaskStatus.failed
             task.assignee = None
             task.failures += 1
-            self.log("task", task.id, f"{name} could not finish {task.id} \"{task.title}\"; it is back with you")
+            self.log("task", task.id, f'{name} could not finish {task.id} "{task.title}"; it is back with you')
 
     def move_deadline(self, task, deadline: datetime) -> None:
         old = task.deadline

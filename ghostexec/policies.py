@@ -85,17 +85,29 @@ def _fix_calendar(sim: Simulation) -> dict[str, Any] | None:
             same_day = [s for s in slots if s.date() == m.start.date() and s - w.clock >= timedelta(hours=2)]
             choice = (same_day or slots or [None])[0]
             if choice is not None:
-                return {"action_type": "reschedule_meeting", "meeting_id": m.id, "new_start": choice.isoformat(timespec="minutes")}
+                return {
+                    "action_type": "reschedule_meeting",
+                    "meeting_id": m.id,
+                    "new_start": choice.isoformat(timespec="minutes"),
+                }
         for m in movable:
             if m.importance is not Priority.critical:
-                return {"action_type": "cancel_meeting", "meeting_id": m.id, "reason": "A clash I cannot move around today; I will rebook."}
+                return {
+                    "action_type": "cancel_meeting",
+                    "meeting_id": m.id,
+                    "reason": "A clash I cannot move around today; I will rebook.",
+                }
     return None
 
 
 def _task_action(sim: Simulation, horizon: timedelta) -> dict[str, Any] | None:
     w = sim.world
     limit = w.clock + horizon
-    todo = [t for t in w.tasks.values() if t.status in (TaskStatus.todo, TaskStatus.in_progress, TaskStatus.failed) and t.deadline <= limit]
+    todo = [
+        t
+        for t in w.tasks.values()
+        if t.status in (TaskStatus.todo, TaskStatus.in_progress, TaskStatus.failed) and t.deadline <= limit
+    ]
     todo = [t for t in todo if all(w.tasks[d].status is TaskStatus.done for d in t.dependencies)]
     todo.sort(key=lambda t: (t.deadline, -PRIORITY_RANK[t.priority], t.id))
     for t in todo:
@@ -103,7 +115,12 @@ def _task_action(sim: Simulation, horizon: timedelta) -> dict[str, Any] | None:
             fits = [w.contacts[c] for c in t.delegable_to if _load(w, c) < w.contacts[c].capacity]
             fits.sort(key=lambda c: (-c.reliability, c.id))
             if fits and fits[0].reliability >= 0.7 and t.failures == 0:
-                return {"action_type": "delegate_task", "task_id": t.id, "contact_id": fits[0].id, "note": "Thank you for taking this."}
+                return {
+                    "action_type": "delegate_task",
+                    "task_id": t.id,
+                    "contact_id": fits[0].id,
+                    "note": "Thank you for taking this.",
+                }
         return {"action_type": "complete_task", "task_id": t.id}
     return None
 

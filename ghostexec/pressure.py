@@ -26,7 +26,9 @@ def calendar_items(w: World) -> list:
     over (an attended meeting in progress still holds its slot)."""
     now = w.clock
     missed = Outcome.missed
-    items = [m for m in w.meetings.values() if m.status is not MeetingStatus.cancelled and m.outcome is not missed and m.end > now]
+    items = [
+        m for m in w.meetings.values() if m.status is not MeetingStatus.cancelled and m.outcome is not missed and m.end > now
+    ]
     items.extend(c for c in w.commitments.values() if c.outcome is not missed and c.end > now)
     items.sort(key=lambda x: (x.start, x.id))
     return items
@@ -55,7 +57,7 @@ def _overlap(w: World, a, b) -> Conflict:
             kind="personal_clash",
             items=(lo.id, hi.id),
             weight=PERSONAL_CLASH_WEIGHT,
-            detail=f"personal \"{personal.title}\" ({personal.id}) clashes with work \"{work.title}\" ({work.id}) {span}",
+            detail=f'personal "{personal.title}" ({personal.id}) clashes with work "{work.title}" ({work.id}) {span}',
         )
     critical = a.importance is Priority.critical or b.importance is Priority.critical
     return Conflict.model_construct(
@@ -63,7 +65,7 @@ def _overlap(w: World, a, b) -> Conflict:
         kind="overlap",
         items=(lo.id, hi.id),
         weight=OVERLAP_WEIGHT + (OVERLAP_CRITICAL_BONUS if critical else 0.0),
-        detail=f"\"{lo.title}\" ({lo.id}) overlaps \"{hi.title}\" ({hi.id}) {span}",
+        detail=f'"{lo.title}" ({lo.id}) overlaps "{hi.title}" ({hi.id}) {span}',
     )
 
 

@@ -252,7 +252,10 @@ def semantic_errors(s: Scenario) -> list[Problem]:
         if (ev.at is None) == (ev.after_step is None):
             add(path, "give exactly one of 'at' (a simulated time) or 'after_step' (a step number)")
         if ev.at is not None and not (s.start < ev.at <= s.end):
-            add(f"{path}.at", f"{ev.at.isoformat()} is outside the episode ({s.start.isoformat()} .. {s.end.isoformat()}); it would never fire")
+            add(
+                f"{path}.at",
+                f"{ev.at.isoformat()} is outside the episode ({s.start.isoformat()} .. {s.end.isoformat()}); it would never fire",
+            )
         if ev.after_step is not None and ev.after_step > s.step_budget:
             add(f"{path}.after_step", f"step {ev.after_step} is beyond the step budget {s.step_budget}; it would never fire")
         for field, kind, target in event_targets(ev):
@@ -306,7 +309,9 @@ def load_scenario_file(path: str | Path) -> Scenario:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ScenarioError(str(path), [Problem("$", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")]) from None
+        raise ScenarioError(
+            str(path), [Problem("$", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")]
+        ) from None
     return parse_scenario(data, str(path))
 
 

@@ -56,7 +56,11 @@ def fire(w: World, ev: AnyEvent) -> None:
     elif isinstance(ev, MoveMeeting):
         m = w.meetings[ev.meeting_id]
         if m.status is MeetingStatus.cancelled or m.start <= w.clock:
-            ops.note("event", ev.id, f"{m.id} was due to move, but it is {'cancelled' if m.status is MeetingStatus.cancelled else 'already under way'}")
+            ops.note(
+                "event",
+                ev.id,
+                f"{m.id} was due to move, but it is {'cancelled' if m.status is MeetingStatus.cancelled else 'already under way'}",
+            )
         else:
             end = ev.new_end or ev.new_start + (m.end - m.start)
             ops.move_meeting(m, ev.new_start, end, by=w.contacts[ev.by].name if ev.by else None)
