@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, NamedTuple
 
-from .world import MOOD_INDEX, MOOD_LADDER, Contact, Mood
+from .world import MOOD_INDEX, MOOD_LADDER, Contact
 
 if TYPE_CHECKING:
     from .state import World
@@ -74,9 +74,6 @@ class Ops:
         contact.mood = MOOD_LADDER[new]
         self.log("mood", contact.id, f"{contact.name}: {MOOD_LADDER[old].value} → {contact.mood.value} ({why})")
         return new - old
-
-    def set_mood(self, contact: Contact, mood: Mood, why: str) -> None:
-        self.shift_mood(contact, MOOD_INDEX[mood] - MOOD_INDEX[contact.mood], why)
 
     def owe_goodwill(self, contact: Contact, n: int = 1) -> None:
         """Record a grievance a later message can soothe (each grievance once)."""

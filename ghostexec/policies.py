@@ -14,7 +14,6 @@ from datetime import timedelta
 from typing import Any
 
 from .agent import _load, free_slots
-from .pressure import calendar_items
 from .simulation import Simulation
 from .world import MOOD_INDEX, NEUTRAL_INDEX, PRIORITY_RANK, Email, ExpectationKind, MeetingStatus, Priority, TaskStatus, Tone
 
@@ -183,4 +182,4 @@ def run_episode(task_id: str, seed: int, policy, max_steps: int | None = None) -
     return sim, results
 
 
-__all__ = ["POLICIES", "calendar_items", "compose_reply", "do_nothing", "greedy_state", "run_episode"]
+__all__ = ["POLICIES", "compose_reply", "do_nothing", "greedy_state", "run_episode"]

@@ -46,7 +46,6 @@ class Episode:
     handle: str
     sim: Any  # ghostexec.Simulation
     seed: int
-    obs: Any = None  # the latest Observation (reset or last step taken): what the briefing shows
     session_bound: bool = False  # owned by one handshake-era MCP session
     last_used: float = field(default_factory=time.monotonic)
     # 2026-07-28 `subscriptions/listen` streams of this episode only: one bus per episode, so a
@@ -65,13 +64,16 @@ class Episode:
     def __post_init__(self) -> None:
         self.listen = ListenHandler(self.bus)
 
+    @property
+    def obs(self) -> Any:
+        """The latest Observation (reset or last step taken): what the briefing shows. The core
+        keeps it (`Simulation.observation`); refused inputs do not replace it."""
+        return self.sim.observation
+
     def step(self, action: dict[str, Any]) -> Any:
-        """One core step, serialised per episode; keeps `obs` current unless the action was refused."""
+        """One core step, serialised per episode."""
         with self.lock:
-            result = self.sim.step(action)
-            if not result.info.get("rejected"):
-                self.obs = result.observation
-            return result
+            return self.sim.step(action)
 
     def touch(self) -> None:
         self.last_used = time.monotonic()
@@ -124,7 +126,6 @@ class EpisodeRegistry:
         with ep.lock:
             obs = ep.sim.reset(**kwargs)
             ep.seed = s
-            ep.obs = obs
             ep.entity_cache.clear()
         ep.touch()
         return obs

@@ -141,7 +141,6 @@ class GhostexecEnvironment(Environment[GhostexecAction, GhostexecObservation, Gh
         super().__init__()
         self._factory = simulation_factory or _default_simulation
         self._sim: Any = None
-        self._last: Any = None  # the core's last Observation (Simulation.observation is not updated by step)
 
     # -- OpenEnv API -------------------------------------------------------------------------
     def reset(  # type: ignore[override]
@@ -171,7 +170,7 @@ class GhostexecEnvironment(Environment[GhostexecAction, GhostexecObservation, Gh
             # The core's validator let something through that it cannot run (e.g. a timezone-aware
             # datetime): still the client's input, so a 4xx / error message, never a 500.
             raise ResetError("invalid_scenario", f"invalid scenario: {type(exc).__name__}: {exc}") from None
-        self._sim, self._last = sim, core_obs
+        self._sim = sim
         return to_wire_observation(core_obs)
 
     def step(self, action: Any, timeout_s: float | None = None, **kwargs: Any) -> GhostexecObservation:  # type: ignore[override]
@@ -183,7 +182,6 @@ class GhostexecEnvironment(Environment[GhostexecAction, GhostexecObservation, Gh
         if res.info.get("rejected"):
             # No step was taken (episode over; a shape error the wire model let through): say why.
             raise StepRefused(res.observation.error or "the simulation refused the action")
-        self._last = res.observation
         return to_wire_observation(res.observation, sim.grade() if res.done else None)
 
     # The server calls these on its event loop (OpenEnv uses *_async when a subclass overrides them).
@@ -209,7 +207,7 @@ class GhostexecEnvironment(Environment[GhostexecAction, GhostexecObservation, Gh
             return GhostexecState(episode_id=None, step_count=0)
         return GhostexecState(
             episode_id=sim.episode_id,
-            step_count=self._last.step,
+            step_count=sim.observation.step,
             task_id=sim.task_id,
             done=bool(sim.done),
             state_hash=sim.state_hash(),
@@ -221,7 +219,7 @@ class GhostexecEnvironment(Environment[GhostexecAction, GhostexecObservation, Gh
         return environment_metadata()
 
     def close(self) -> None:
-        self._sim = self._last = None
+        self._sim = None
 
     # -- helpers for the HTTP episode routes ---------------------------------------------------
     @property
@@ -233,4 +231,4 @@ class GhostexecEnvironment(Environment[GhostexecAction, GhostexecObservation, Gh
         sim = self._sim
         if sim is None:
             return None
-        return to_wire_observation(self._last, sim.grade() if sim.done else None)
+        return to_wire_observation(sim.observation, sim.grade() if sim.done else None)
