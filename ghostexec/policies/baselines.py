@@ -1,10 +1,16 @@
-"""Baseline policies. Each is a callable `policy(sim, rng) -> action dict`.
+"""Baseline policies: the floor, the scripted full-state reference, and two random ones.
 
 - `do_nothing`: always waits (the floor every grader must put near 0).
 - `greedy_state`: a strong scripted chief of staff that reads the full state: answers critical mail
   with replies built to meet each expectation, clears the soonest double-booking by moving the less
   important movable meeting to a free slot, does or delegates urgent tasks, apologises where a
-  grievance is owed. An upper reference for tests and evaluation.
+  grievance is owed. The rollout policy of the planner and a reference for tests.
+- `random_valid`: picks an action type uniformly among those with at least one valid instance now,
+  then one instance uniformly (see `ghostexec.policies.menu`). Replies and messages carry a generic
+  body: a random agent does not know what each sender asked for.
+- `random_any`: any action type with fields drawn from every id the scenario knows (answered,
+  archived, done, not yet arrived) and a few that do not exist, times on and off the calendar.
+  Always well-formed (a shape error takes no step and would stall an episode), often invalid.
 """
 
 from __future__ import annotations
@@ -13,14 +19,55 @@ import random
 from datetime import timedelta
 from typing import Any
 
-from .agent import _load, free_slots
-from .simulation import Simulation
-from .world import MOOD_INDEX, NEUTRAL_INDEX, PRIORITY_RANK, Email, ExpectationKind, MeetingStatus, Priority, TaskStatus, Tone
+from ..actions import ACTION_TYPES
+from ..agent import _load, free_slots
+from ..simulation import Simulation
+from ..world import MOOD_INDEX, NEUTRAL_INDEX, PRIORITY_RANK, Email, ExpectationKind, MeetingStatus, Priority, TaskStatus, Tone
+from .menu import GENERIC_BODIES, valid_actions
 
-Policy = Any
+CHANNELS = ("email", "slack", "sms", "phone", None)
 
 
 def do_nothing(sim: Simulation, rng: random.Random | None = None) -> dict[str, Any]:
+    return {"action_type": "do_nothing"}
+
+
+def random_valid(sim: Simulation, rng: random.Random) -> dict[str, Any]:
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for act in valid_actions(sim):
+        by_type.setdefault(act["action_type"], []).append(act)
+    kind = rng.choice(sorted(by_type))
+    return rng.choice(by_type[kind])
+
+
+BOGUS_IDS = ("e99", "m99", "t99", "c99", "x1", "")
+
+
+def random_any(sim: Simulation, rng: random.Random) -> dict[str, Any]:
+    w = sim.world
+    sc = w.scenario
+    emails = [e.id for e in sc.emails] + list(BOGUS_IDS)
+    meetings = [m.id for m in sc.meetings] + [c.id for c in sc.executive.personal_commitments] + list(BOGUS_IDS)
+    tasks = [t.id for t in sc.tasks] + list(BOGUS_IDS)
+    contacts = [c.id for c in sc.contacts] + list(BOGUS_IDS)
+    body = rng.choice((*GENERIC_BODIES, "", "   "))
+    kind = rng.choice(ACTION_TYPES)
+    if kind == "reply_email":
+        return {"action_type": kind, "email_id": rng.choice(emails), "body": body}
+    if kind == "archive_email":
+        return {"action_type": kind, "email_id": rng.choice(emails)}
+    if kind == "reschedule_meeting":
+        offset = timedelta(minutes=sc.minutes_per_step * rng.randint(-6, 60))
+        start = (w.clock + offset).isoformat(timespec="minutes")
+        return {"action_type": kind, "meeting_id": rng.choice(meetings), "new_start": rng.choice((start, start, "soon"))}
+    if kind == "cancel_meeting":
+        return {"action_type": kind, "meeting_id": rng.choice(meetings), "reason": rng.choice((None, "Something came up."))}
+    if kind == "complete_task":
+        return {"action_type": kind, "task_id": rng.choice(tasks)}
+    if kind == "delegate_task":
+        return {"action_type": kind, "task_id": rng.choice(tasks), "contact_id": rng.choice(contacts)}
+    if kind == "send_message":
+        return {"action_type": kind, "contact_id": rng.choice(contacts), "body": body, "channel": rng.choice(CHANNELS)}
     return {"action_type": "do_nothing"}
 
 
@@ -166,20 +213,3 @@ def greedy_state(sim: Simulation, rng: random.Random | None = None) -> dict[str,
     if low:
         return {"action_type": "archive_email", "email_id": low[0].id}
     return {"action_type": "do_nothing"}
-
-
-POLICIES = {"do_nothing": do_nothing, "greedy_state": greedy_state}
-
-
-def run_episode(task_id: str, seed: int, policy, max_steps: int | None = None) -> tuple[Simulation, list]:
-    """Play one episode; returns the simulation (for grading/hashing) and the step results."""
-    sim = Simulation()
-    sim.reset(task_id=task_id, seed=seed)
-    rng = random.Random(seed)
-    results = []
-    while not sim.done and (max_steps is None or len(results) < max_steps):
-        results.append(sim.step(policy(sim, rng)))
-    return sim, results
-
-
-__all__ = ["POLICIES", "compose_reply", "do_nothing", "greedy_state", "run_episode"]
