@@ -29,9 +29,11 @@ def create_app(settings: Any = None, **overrides: Any) -> Any:
     Usable as a uvicorn factory: `uvicorn --factory ghostexec.cli:create_app`."""
     from mcp_server.http import mount
     from openenv_server.app import create_app as create_openenv_app
+    from openenv_server.auth import protect
 
     app = create_openenv_app(settings, **overrides)
     app.state.mcp = mount(app)
+    protect(app, app.state.settings.token)  # GHOSTEXEC_TOKEN, if set, guards MCP too: outermost again
     return app
 
 

@@ -41,6 +41,10 @@ class NoEpisode(LookupError):
     """The request is not bound to any episode (a 2026-era client at the lobby URL)."""
 
 
+class RegistryFull(NoEpisode):
+    """`max_episodes` episodes are live: a new one is refused (nobody else's episode is evicted)."""
+
+
 @dataclass(eq=False)
 class Episode:
     handle: str
@@ -141,6 +145,12 @@ class EpisodeRegistry:
             if handle is not None and handle in self._episodes:  # created meanwhile by another request
                 return self._episodes[handle]
             self._expire_locked()
+            if len(self._episodes) >= self.max_episodes:
+                raise RegistryFull(
+                    f"{len(self._episodes)} MCP episodes are live, the limit (GHOSTEXEC_MAX_EPISODES / --max-episodes); "
+                    f"none is evicted to make room. Episodes at a URL expire after {self.idle_ttl_s:g} s unused and a "
+                    "session's episode ends with its session (DELETE it): retry later"
+                )
             self._episodes[ep.handle] = ep
         return ep
 
@@ -171,11 +181,6 @@ class EpisodeRegistry:
         ]
         for h in stale:
             self._episodes.pop(h).listen.close()
-        while len(self._episodes) >= self.max_episodes:  # evict the least recently used
-            victim = min((e for e in self._episodes.values() if e is not self.fixed), key=lambda e: e.last_used, default=None)
-            if victim is None:
-                break
-            self._episodes.pop(victim.handle).listen.close()
 
 
 @dataclass

@@ -42,7 +42,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .episodes import BASE_URL_KEY, SCOPE_KEY, EpisodeRegistry
+from .episodes import BASE_URL_KEY, SCOPE_KEY, EpisodeRegistry, RegistryFull
 from .server import build_server
 
 DEFAULT_PREFIX = "/mcp-std"
@@ -72,6 +72,14 @@ class MCPMount:
     registry: EpisodeRegistry
     session_manager: StreamableHTTPSessionManager
     prefix: str
+
+    def capacity(self) -> dict[str, Any]:
+        """Live MCP sessions (handshake era) and episodes vs their limits (GET /capacity shows it)."""
+        sm = self.session_manager
+        return {
+            "sessions": {"active": len(sm._server_instances), "max": sm.max_sessions, "idle_ttl_s": sm.session_idle_timeout},
+            "episodes": {"live": len(self.registry), "max": self.registry.max_episodes, "idle_ttl_s": self.registry.idle_ttl_s},
+        }
 
 
 def _is_standard_mcp(scope: Scope, body: bytes | None) -> bool:
@@ -187,6 +195,9 @@ class _Dispatcher:
                     raise ValueError("body must be a JSON object")
                 seed = args.get("seed")
                 ep = self.m.registry.create(args.get("task_id"), None if seed is None else int(seed), args.get("episode_id"))
+            except RegistryFull as exc:
+                await JSONResponse({"error": str(exc)}, 503)(scope, receive, send)
+                return
             except KeyError as exc:
                 await JSONResponse({"error": str(exc.args[0] if exc.args else exc)}, 404)(scope, receive, send)
                 return
@@ -212,6 +223,8 @@ class _Dispatcher:
                 try:
                     seed = int(query["seed"]) if "seed" in query else None
                     self.m.registry.create(query.get("task"), seed, query.get("episode_id"), handle=handle)
+                except RegistryFull as exc:
+                    error = (503, str(exc))
                 except KeyError as exc:
                     error = (404, str(exc.args[0] if exc.args else exc))
                 except ValueError as exc:
@@ -236,6 +249,7 @@ def mount(
     restart_tool: bool = True,
     briefing_in_result: bool = True,
     max_request_body_size: int | None = None,
+    max_sessions: int | None = None,
 ) -> MCPMount:
     """Serve the standard MCP server inside `app` (FastAPI/Starlette, not yet started).
 
@@ -254,6 +268,9 @@ def mount(
     if max_request_body_size is None:  # follow the host app's limit (OpenEnv's Settings) when it has one
         limit = getattr(getattr(getattr(app, "state", None), "settings", None), "max_body_bytes", None)
         max_request_body_size = int(limit) if isinstance(limit, int) and limit > 0 else 4 * 1024 * 1024
+    if max_sessions is None:  # likewise the session limit (GHOSTEXEC_MAX_MCP_SESSIONS)
+        limit = getattr(getattr(getattr(app, "state", None), "settings", None), "max_mcp_sessions", None)
+        max_sessions = int(limit) if isinstance(limit, int) and limit > 0 else 256
     security = security_settings(allowed_hosts, allowed_origins)
     server.streamable_http_app(  # creates server.session_manager; the Starlette wrapper is not used
         streamable_http_path="/",
@@ -261,6 +278,7 @@ def mount(
         transport_security=security,
         session_idle_timeout=session_idle_timeout,
         max_request_body_size=max_request_body_size,
+        max_sessions=max_sessions,  # one more gets 503 "Too many open sessions"
     )
     m = MCPMount(server=server, registry=registry, session_manager=server.session_manager, prefix=prefix.rstrip("/"))
 

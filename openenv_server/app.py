@@ -22,7 +22,7 @@ import argparse
 import dataclasses
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Body, FastAPI, HTTPException, status
@@ -37,6 +37,7 @@ from pydantic import ValidationError
 
 import ghostexec
 
+from .auth import protect
 from .environment import GhostexecEnvironment, ResetError
 from .episodes import EpisodeStore, register_episode_routes
 from .errors import install_handlers, validation_errors
@@ -60,6 +61,8 @@ class Settings:
     ws_ping_timeout_s: float = 20.0  # ... when its pong is this late (so freed within interval + timeout)
     ws_compression: bool = False  # permessage-deflate: costs ~0.25 ms per 10 KB briefing on each side
     log_level: str = "info"
+    max_mcp_sessions: int = 256  # concurrent MCP sessions (handshake era, Streamable HTTP); one more gets 503
+    token: str | None = field(default=None, repr=False)  # bearer token for every route but /health (auth.py)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -87,6 +90,8 @@ class Settings:
             problems.append("max_body_bytes must be >= 1024")
         if self.ws_ping_interval_s <= 0 or self.ws_ping_timeout_s <= 0:
             problems.append("ws_ping_interval_s and ws_ping_timeout_s must be > 0")
+        if self.max_mcp_sessions < 1:
+            problems.append("max_mcp_sessions must be >= 1")
         if not (0 <= self.port <= 65535):
             problems.append("port must be in 0..65535")
         if problems:
@@ -126,6 +131,9 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
         "ws_ping_timeout_s": "drop a WebSocket whose pong is this many seconds late (default 20)",
         "ws_compression": "offer permessage-deflate on WebSockets (default off: on loopback/LAN it costs more CPU than it saves)",
         "log_level": "uvicorn log level (default info)",
+        "max_mcp_sessions": "concurrent MCP sessions over Streamable HTTP (default 256)",
+        "token": "require 'Authorization: Bearer TOKEN' (or ?token=) on every route except /health (default: none; "
+        "prefer the env variable, a flag shows in the process list)",
     }
     for f in dataclasses.fields(Settings):
         kind = _kind(f.type)
@@ -193,6 +201,7 @@ def create_app(
     register_episode_routes(app, store)
     install_handlers(app)
     app.add_middleware(PayloadLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    protect(app, settings.token)  # outermost; composers mounting more middleware call it again
     app.state.settings = settings
     app.state.openenv_server = server
     app.state.episode_store = store
@@ -291,7 +300,9 @@ def _add_ghostexec_routes(
     @app.get("/capacity", tags=["Health"], summary="Live WebSocket sessions and HTTP episodes vs their limits")
     async def _capacity() -> dict[str, Any]:
         settings: Settings = app.state.settings
+        mcp = getattr(app.state, "mcp", None)  # set when MCP is mounted (ghostexec serve)
         return {
+            **({"mcp": mcp.capacity()} if hasattr(mcp, "capacity") else {}),
             "sessions": {"active": server.active_sessions, "max": server.max_concurrent_envs},
             "episodes": {"live": len(store), "max": store.max_episodes, "idle_ttl_s": store.idle_ttl_s},
             "limits": {

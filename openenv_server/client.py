@@ -22,6 +22,11 @@ Async: `async with GhostexecEnv(base_url=...) as env: result = await env.reset(.
 first, so a shape error raises `pydantic.ValidationError` without a round trip. Server-side errors
 (unknown reset option or task, invalid scenario, episode over) raise `RuntimeError` with the
 server's message; the session stays open.
+
+A server protected by a bearer token (`GHOSTEXEC_TOKEN`, see docs/security.md) needs
+`GhostexecEnv(base_url=..., token="...")`. If the connection is lost mid-episode (server restarted,
+network cut), the call raises `ConnectionError` saying so: the episode lived in that connection and
+is gone; the next call opens a new connection, where you start again with `reset`.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ from typing import Any
 from openenv.core import EnvClient
 from openenv.core.client_types import StepResult
 from pydantic import BaseModel
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import ConnectionClosed
 
 from .models import GhostexecAction, GhostexecObservation, GhostexecState
 
@@ -38,11 +45,38 @@ from .models import GhostexecAction, GhostexecObservation, GhostexecState
 class GhostexecEnv(EnvClient[GhostexecAction, GhostexecObservation, GhostexecState]):
     """One Ghostexec session over OpenEnv's WebSocket protocol."""
 
-    def __init__(self, base_url: str = "http://127.0.0.1:8000", **kwargs: Any):
+    def __init__(self, base_url: str = "http://127.0.0.1:8000", *, token: str | None = None, **kwargs: Any):
         # Steps are fast, but give slow shared hosts room before the client drops the socket
         # (a timeout loses the session, and with it the episode).
         kwargs.setdefault("message_timeout_s", 120.0)
         super().__init__(base_url, **kwargs)
+        object.__setattr__(self, "_token", token)
+
+    async def connect(self) -> GhostexecEnv:
+        """OpenEnv's connect, plus the bearer token header when one is given."""
+        if self._ws is not None or not self._token:
+            await super().connect()
+            return self
+        try:
+            self._ws = await ws_connect(
+                self._ws_url,
+                open_timeout=self._connect_timeout,
+                max_size=self._max_message_size,
+                additional_headers={"Authorization": f"Bearer {self._token}"},
+            )
+        except Exception as e:
+            raise ConnectionError(f"Failed to connect to {self._ws_url}: {e}") from e
+        return self
+
+    async def _send_and_receive(self, message: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return await super()._send_and_receive(message)
+        except ConnectionClosed as exc:
+            self._ws = None  # the next call reconnects (to a new, empty session)
+            raise ConnectionError(
+                f"lost the connection to {self._ws_url} ({exc}): the server restarted or the network dropped. "
+                "The episode lived in that session and is gone; call reset() to start a new one."
+            ) from exc
 
     async def reset(  # type: ignore[override]
         self,

@@ -15,6 +15,7 @@ from mcp_types import EmbeddedResource, PromptReference
 import ghostexec
 from ghostexec.actions import ACTION_MODELS, ACTION_TYPES, MODEL_BY_TYPE, action_json_schema, tool_input_schema
 from mcp_server import BRIEFING_URI, CONTROL_URI, EpisodeRegistry, build_server
+from mcp_server.episodes import RegistryFull
 
 TASK, SEED, EPISODE = "phase2_core", 3, "mcp-test"
 
@@ -249,10 +250,15 @@ def test_episode_registry_expiry_and_limits():
     time.sleep(0.1)
     reg.create("phase2_core")
     assert reg.get(url_ep.handle) is None and reg.get(session_ep.handle) is session_ep
-    for _ in range(6):
-        reg.create("phase2_core")
-    assert len(reg) <= 4  # least recently used evicted beyond the maximum
     named = reg.create("monday_morning", 3, handle="my-day")
-    assert reg.create("phase2_core", handle="my-day") is named  # a name is created once
+    live = [session_ep, named, reg.create("phase2_core")]
+    assert len(reg) == 4
+    # Full: a new episode is refused with a message naming the limit; nobody's episode is evicted.
+    with pytest.raises(RegistryFull, match="GHOSTEXEC_MAX_EPISODES"):
+        reg.create("phase2_core")
+    with pytest.raises(RegistryFull):
+        reg.create("phase2_core", handle="another-day")
+    assert len(reg) == 4 and all(reg.get(ep.handle) is ep for ep in live)
+    assert reg.create("phase2_core", handle="my-day") is named  # a name is created once (even when full)
     with pytest.raises(KeyError):
         reg.create("no_such_task")
