@@ -6,6 +6,8 @@
     ghostexec validate-scenario FILE [FILE ...]   check scenario files; exit 1 with JSON-path errors
     ghostexec schema [--check]                    write (or check) scenarios/scenario.schema.json
     ghostexec tasks                               list the shipped tasks
+    ghostexec eval --policy P --task T --seeds 0-9 [--transport inproc|openenv|mcp] [--out DIR]
+    ghostexec replay FILE                         re-run a trajectory, verify every hash
 
 The adapters (openenv_server, mcp_server) are imported lazily here and nowhere else in ghostexec/,
 so the simulation core stays free of web, MCP and OpenEnv imports.
@@ -276,6 +278,119 @@ def _play(argv: list[str]) -> int:
     return play(args.task, args.seed)
 
 
+# --- evaluation -------------------------------------------------------------------------------
+def _remote(transport: str, base_url: str) -> Any:
+    """The adapter that speaks `transport` to a running server (imported here, never in the core)."""
+    if transport == "openenv":
+        from openenv_server.evaluation import OpenEnvRemote
+
+        return OpenEnvRemote(base_url)
+    from mcp_server.evaluation import McpRemote
+
+    return McpRemote(base_url)
+
+
+def _eval(argv: list[str]) -> int:
+    from contextlib import ExitStack
+
+    from . import evaluation
+    from .policies import POLICIES
+    from .progress import Progress
+
+    parser = argparse.ArgumentParser(
+        prog="ghostexec eval",
+        description="Run policies over tasks and seeds; print a results table, optionally write JSONL trajectories "
+        "and a PNG chart. With --transport openenv|mcp every step is also checked against an in-process mirror.",
+    )
+    parser.add_argument("--policy", required=True, help=f"comma list or 'all' ({', '.join(POLICIES)})")
+    parser.add_argument("--task", default="all", help=f"comma list or 'all' ({', '.join(available_tasks())})")
+    parser.add_argument("--seeds", default="0-9", help="e.g. 0-9, 3 or 0,2,5-7 (default 0-9)")
+    parser.add_argument("--transport", choices=("inproc", "openenv", "mcp"), default="inproc")
+    parser.add_argument("--url", default=None, help="server to use for openenv/mcp (default: start one on a free loopback port)")
+    parser.add_argument("--out", type=Path, default=None, help="write trajectories, results.json, table.md and eval.png here")
+    parser.add_argument("--chart", type=Path, default=None, help="write the PNG chart here (default DIR/eval.png with --out)")
+    parser.add_argument("--threshold", type=float, default=evaluation.DEFAULT_THRESHOLD, help="grade that counts as a pass (0.5)")
+    parser.add_argument("--k", type=int, default=evaluation.DEFAULT_K, help="k of pass^k (default 3; must be <= number of seeds)")
+    args = parser.parse_args(argv)
+    try:
+        policies = {name: POLICIES[name] for name in evaluation.pick(args.policy, list(POLICIES), "policy")}
+        tasks = evaluation.pick(args.task, available_tasks(), "task")
+        seeds = evaluation.parse_seeds(args.seeds)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if args.k < 1:
+        parser.error("--k must be >= 1")
+    if args.transport == "inproc" and args.url:
+        parser.error("--url needs --transport openenv or mcp")
+    total = len(policies) * len(tasks) * len(seeds)
+    progress = Progress(total, label=f"eval[{args.transport}]")
+    with ExitStack() as stack:
+        remote = None
+        if args.transport != "inproc":
+            url = args.url
+            if url is None:
+                from openenv_server.testing import running_server
+
+                url = stack.enter_context(running_server(app=create_app()))
+            remote = _remote(args.transport, url)
+            stack.callback(remote.close)
+        try:
+            results = evaluation.run_eval(policies, tasks, seeds, remote=remote, out=args.out, progress=progress)
+        except evaluation.ParityError as exc:
+            print(f"\n{exc}", file=sys.stderr)
+            return 1
+    rows = evaluation.aggregate(results, threshold=args.threshold, k=args.k)
+    table = evaluation.format_table(rows, threshold=args.threshold, k=args.k)
+    print(table)
+    chart = args.chart or (args.out / "eval.png" if args.out else None)
+    if args.out:
+        doc = {
+            "transport": args.transport,
+            "threshold": args.threshold,
+            "k": args.k,
+            "seeds": seeds,
+            "rows": [r.as_dict() for r in rows],
+            "episodes": [r.summary() for r in results],
+        }
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "results.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+        (args.out / "table.md").write_text(table + "\n", encoding="utf-8")
+        print(f"\n{len(results)} trajectories in {args.out / 'trajectories'}; results.json and table.md in {args.out}")
+    if chart:
+        from .chart import draw
+
+        try:
+            print(f"chart: {draw(results, rows, chart, threshold=args.threshold)}")
+        except RuntimeError as exc:
+            print(f"no chart: {exc}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def _replay(argv: list[str]) -> int:
+    from .trajectory import TrajectoryError, replay
+
+    parser = argparse.ArgumentParser(
+        prog="ghostexec replay", description="Re-run a JSONL trajectory in process and verify every recorded hash."
+    )
+    parser.add_argument("files", nargs="+", type=Path)
+    args = parser.parse_args(argv)
+    failed = 0
+    for path in args.files:
+        try:
+            report = replay(path)
+        except (OSError, TrajectoryError) as exc:
+            report = None
+            message = f"cannot read: {exc}"
+        else:
+            message = report.message
+        ok = report is not None and report.ok
+        failed += not ok
+        prefix = "" if len(args.files) == 1 else f"{path}: "
+        print(f"{prefix}{message}" if ok else f"{prefix}MISMATCH {message}", file=sys.stdout if ok else sys.stderr)
+    return 1 if failed else 0
+
+
 COMMANDS = {
     "serve": _serve,
     "mcp": _mcp,
@@ -283,6 +398,8 @@ COMMANDS = {
     "validate-scenario": _validate,
     "schema": _schema,
     "tasks": _tasks,
+    "eval": _eval,
+    "replay": _replay,
 }
 
 
