@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -279,15 +280,15 @@ def _play(argv: list[str]) -> int:
 
 
 # --- evaluation -------------------------------------------------------------------------------
-def _remote(transport: str, base_url: str) -> Any:
+def _remote(transport: str, base_url: str, token: str | None) -> Any:
     """The adapter that speaks `transport` to a running server (imported here, never in the core)."""
     if transport == "openenv":
         from openenv_server.evaluation import OpenEnvRemote
 
-        return OpenEnvRemote(base_url)
+        return OpenEnvRemote(base_url, token=token)
     from mcp_server.evaluation import McpRemote
 
-    return McpRemote(base_url)
+    return McpRemote(base_url, token=token)
 
 
 def _eval(argv: list[str]) -> int:
@@ -307,6 +308,7 @@ def _eval(argv: list[str]) -> int:
     parser.add_argument("--seeds", default="0-9", help="e.g. 0-9, 3 or 0,2,5-7 (default 0-9)")
     parser.add_argument("--transport", choices=("inproc", "openenv", "mcp"), default="inproc")
     parser.add_argument("--url", default=None, help="server to use for openenv/mcp (default: start one on a free loopback port)")
+    parser.add_argument("--token", default=None, help="bearer token for --url (default: $GHOSTEXEC_TOKEN)")
     parser.add_argument("--out", type=Path, default=None, help="write trajectories, results.json, table.md and eval.png here")
     parser.add_argument("--chart", type=Path, default=None, help="write the PNG chart here (default DIR/eval.png with --out)")
     parser.add_argument("--threshold", type=float, default=evaluation.DEFAULT_THRESHOLD, help="grade that counts as a pass (0.5)")
@@ -327,12 +329,17 @@ def _eval(argv: list[str]) -> int:
     with ExitStack() as stack:
         remote = None
         if args.transport != "inproc":
-            url = args.url
-            if url is None:
+            url, token = args.url, args.token
+            if url is None:  # our own server on a free loopback port, with a token of its own
+                import secrets
+
                 from openenv_server.testing import running_server
 
-                url = stack.enter_context(running_server(app=create_app()))
-            remote = _remote(args.transport, url)
+                token = secrets.token_urlsafe(16)
+                url = stack.enter_context(running_server(app=create_app(token=token)))
+            elif token is None:
+                token = os.environ.get("GHOSTEXEC_TOKEN") or None
+            remote = _remote(args.transport, url, token)
             stack.callback(remote.close)
         try:
             results = evaluation.run_eval(policies, tasks, seeds, remote=remote, out=args.out, progress=progress)

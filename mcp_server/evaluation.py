@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 from anyio.from_thread import start_blocking_portal
@@ -26,10 +27,13 @@ from . import BRIEFING_URI, CONTROL_URI
 class McpRemote:
     name = "mcp"
 
-    def __init__(self, base_url: str, prefix: str = "/mcp-std"):
-        created = httpx.post(base_url.rstrip("/") + prefix + "/episodes", json={}, timeout=30)
+    def __init__(self, base_url: str, prefix: str = "/mcp-std", token: str | None = None):
+        auth = {"Authorization": f"Bearer {token}"} if token else {}
+        created = httpx.post(base_url.rstrip("/") + prefix + "/episodes", json={}, headers=auth, timeout=30)
         created.raise_for_status()
         self.url = created.json()["url"]
+        if token:  # the MCP client takes a URL; a protected server also accepts the token as ?token=
+            self.url += ("&" if "?" in self.url else "?") + urlencode({"token": token})
         self._portal_cm = start_blocking_portal()
         self._portal = self._portal_cm.__enter__()
         try:

@@ -21,8 +21,8 @@ from .client import GhostexecEnv
 class OpenEnvRemote:
     name = "openenv"
 
-    def __init__(self, base_url: str):
-        self._env = GhostexecEnv(base_url=base_url).sync()
+    def __init__(self, base_url: str, token: str | None = None):
+        self._env = GhostexecEnv(base_url=base_url, token=token).sync()
         self._env.connect()
 
     def _view(self, result: Any) -> dict[str, Any]:
