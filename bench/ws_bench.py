@@ -5,14 +5,16 @@ Both servers run the same way: a uvicorn subprocess on a free loopback port with
 `openenv_server.app.uvicorn_config` (same keepalive, frame limits, no permessage-deflate, payload
 middleware, GC tuning). Ghostexec is
 the app `ghostexec serve` runs (OpenEnv + /episodes + MCP mount); the floor is OpenEnv's
-`create_app` over an echo environment. Clients are raw `websockets` asyncio connections in one
+`create_app` over an echo environment. A third server, "payload", is the same trivial environment
+returning one real Ghostexec observation (~10 KB briefing + breakdown) on every step: it shows
+how much of the gap is the size of what Ghostexec must send rather than the simulation. Clients are raw `websockets` asyncio connections in one
 client process, sending `{"type": "step", ...}` and waiting for each reply.
 
     .venv/bin/python bench/ws_bench.py                         # defaults
     .venv/bin/python bench/ws_bench.py --steps 3000 --seconds 5 --sessions 1 8 64
     .venv/bin/python bench/ws_bench.py --json results.json
 
-Both servers are up for the whole run and every measurement alternates between them (sequential:
+All servers are up for the whole run and every measurement alternates between them (sequential:
 blocks of steps in turn; concurrent: floor then Ghostexec at each level), so background load on a
 shared host skews both alike. Reported: sequential step latency (one session: median, p90, p99)
 and aggregate steps/s with N concurrent sessions (each loops step-after-step for --seconds; a Ghostexec session that finishes
@@ -83,6 +85,50 @@ tune_runtime()
 uvicorn.Server(uvicorn_config(app, settings)).run()
 """
 
+PAYLOAD_SERVER = """
+import sys
+from openenv.core.env_server.http_server import create_app
+from openenv.core.env_server.interfaces import Environment
+from openenv.core.env_server.types import State
+from openenv_server.app import Settings, tune_runtime, uvicorn_config
+from openenv_server.environment import GhostexecEnvironment
+from openenv_server.limits import PayloadLimitMiddleware
+from openenv_server.models import GhostexecAction, GhostexecObservation
+import uvicorn
+
+# One real Ghostexec observation (after a do_nothing step on phase2_core), replayed on every step:
+# the cost of carrying Ghostexec's payload over the same transport, without simulating anything.
+_real = GhostexecEnvironment()
+_real.reset(task_id="phase2_core", seed=0)
+RESET_OBS = _real.observation
+STEP_OBS = _real.step(GhostexecAction.model_validate({"action_type": "do_nothing"}))
+
+class ReplayEnv(Environment):
+    SUPPORTS_CONCURRENT_SESSIONS = True
+    def __init__(self):
+        super().__init__()
+        self._state = State(episode_id="replay", step_count=0)
+    def reset(self, seed=None, episode_id=None, **kw):
+        return RESET_OBS
+    def step(self, action, timeout_s=None, **kw):
+        return STEP_OBS
+    async def reset_async(self, seed=None, episode_id=None, **kw):
+        return RESET_OBS
+    async def step_async(self, action, timeout_s=None, **kw):
+        return STEP_OBS
+    @property
+    def state(self):
+        return self._state
+
+settings = Settings.from_env(host="127.0.0.1", port=int(sys.argv[1]), max_sessions=int(sys.argv[2]), log_level="warning")
+app = create_app(ReplayEnv, GhostexecAction, GhostexecObservation, max_concurrent_envs=settings.max_sessions)
+app.add_middleware(PayloadLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+tune_runtime()
+uvicorn.Server(uvicorn_config(app, settings)).run()
+"""
+
+SERVERS = {"floor": FLOOR_SERVER, "payload": PAYLOAD_SERVER, "ghostexec": GHOSTEXEC_SERVER}
+
 TARGETS = {
     "ghostexec": {
         "reset": {"type": "reset", "data": {"task_id": "phase2_core", "seed": 0}},
@@ -93,6 +139,7 @@ TARGETS = {
         "step": {"type": "step", "data": {"message": "hello"}},
     },
 }
+TARGETS["payload"] = TARGETS["ghostexec"]
 
 
 def free_port() -> int:
@@ -105,7 +152,7 @@ def free_port() -> int:
 
 def start_server(kind: str, max_sessions: int) -> tuple[subprocess.Popen, int]:
     port = free_port()
-    code = GHOSTEXEC_SERVER if kind == "ghostexec" else FLOOR_SERVER
+    code = SERVERS[kind]
     proc = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(code), str(port), str(max_sessions)],
         cwd=ROOT,
@@ -217,7 +264,7 @@ def run(args: argparse.Namespace) -> dict:
     procs = {}
     try:
         urls = {}
-        for kind in ("floor", "ghostexec"):  # both up at once; each measurement alternates between them
+        for kind in ("floor", "payload", "ghostexec"):  # all up at once; each measurement alternates between them
             procs[kind], port = start_server(kind, max_sessions)
             urls[kind] = f"ws://127.0.0.1:{port}/ws"
         seq = asyncio.run(sequential(urls, args.steps))
@@ -234,18 +281,23 @@ def run(args: argparse.Namespace) -> dict:
 
 def report(results: dict) -> str:
     f, g = results["floor"], results["ghostexec"]
+    p = results.get("payload")
+    rows = [("floor (echo env)", f)] + ([("payload (no simulation)", p)] if p else []) + [("ghostexec", g)]
     ratio = g["sequential"]["median_ms"] / f["sequential"]["median_ms"]
     lines = [
         f"WS step bench — {results['host']['cpus']} CPUs, Python {results['host']['python']}; client and server on this host",
         "",
         "sequential (1 session)      median     p90      p99   steps",
     ]
-    for name, r in (("floor (echo env)", f), ("ghostexec", g)):
+    for name, r in rows:
         s = r["sequential"]
         lines.append(f"  {name:24} {s['median_ms']:6.3f}ms {s['p90_ms']:6.3f}ms {s['p99_ms']:6.3f}ms  {s['steps']}")
     lines.append(f"  ghostexec / floor median: {ratio:.2f}x  (target <= 1.3x)")
+    if p:
+        pr = p["sequential"]["median_ms"] / f["sequential"]["median_ms"]
+        lines.append(f"  payload / floor median:   {pr:.2f}x  (Ghostexec's real observation carried, nothing simulated)")
     lines += ["", "concurrent                 sessions   steps/s    p50      p99"]
-    for name, r in (("floor (echo env)", f), ("ghostexec", g)):
+    for name, r in rows:
         for c in r["concurrent"]:
             lines.append(f"  {name:24} {c['sessions']:6d} {c['steps_per_s']:9.0f} {c['p50_ms']:7.2f}ms {c['p99_ms']:7.2f}ms")
     at64 = [c for c in g["concurrent"] if c["sessions"] == 64]

@@ -165,18 +165,38 @@ def _calendar(w: World) -> tuple[str, datetime]:
     return "\n".join(out), valid_until
 
 
-def _conflicts(w: World) -> str:
-    now = w.clock
-    out = [f"ACTIVE CONFLICTS ({len(w.conflicts)})"]
-    if not w.conflicts:
-        out.append("- none")
-    for cf in w.conflicts:
+def _conflict_parts(w: World) -> tuple[list[str], list[tuple[int, datetime]]]:
+    """The section's lines without the waiting times, plus (line index, waiting since) for each
+    unanswered email. Cached per conflict list: `pressure.refresh` builds a new list whenever the
+    calendar or mail changes, so only the ages are redone each step."""
+    conflicts = w.conflicts
+    hit = w.section_cache.get("conflict_lines")
+    if hit is not None and hit[0] is conflicts:
+        return hit[1], hit[2]
+    lines = [f"ACTIVE CONFLICTS ({len(conflicts)})"]
+    if not conflicts:
+        lines.append("- none")
+    waiting = []
+    start = w.scenario.start
+    for cf in conflicts:
         if cf.kind == "critical_unanswered":
             e = w.emails[cf.items[0]]
-            out.append(f"- {cf.detail}, waiting {_age(now, max(e.received_at, w.scenario.start))}")
+            waiting.append((len(lines), max(e.received_at, start)))
+            lines.append(f"- {cf.detail}, waiting ")
         else:
-            out.append(f"- {cf.detail}")
-    return "\n".join(out)
+            lines.append(f"- {cf.detail}")
+    w.section_cache["conflict_lines"] = (conflicts, lines, waiting)
+    return lines, waiting
+
+
+def _conflicts(w: World) -> str:
+    lines, waiting = _conflict_parts(w)
+    if waiting:
+        now = w.clock
+        lines = lines.copy()
+        for i, since in waiting:
+            lines[i] += _age(now, since)
+    return "\n".join(lines)
 
 
 def _tasks(w: World) -> tuple[str, datetime]:

@@ -7,7 +7,9 @@ the moment the agent relieves the pressure (unlike a stress level that only ever
 from __future__ import annotations
 
 import itertools
+from bisect import bisect_left
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from .state import World
 from .world import PRIORITY_RANK, Conflict, MeetingStatus, Outcome, Priority, TaskStatus
@@ -107,45 +109,113 @@ def build_conflicts(w: World, items: list | None = None) -> list[Conflict]:
 
 
 def overdue_tasks(w: World) -> list:
+    """Open tasks past their deadline. Cached per (tasks version, clock): every task change goes
+    through ghostexec.ops, which bumps the version. Callers must not mutate the list."""
     now = w.clock
-    return [t for t in w.tasks.values() if t.status is not TaskStatus.done and t.deadline <= now]
+    key = (w.versions["tasks"], now)
+    hit = w.section_cache.get("overdue")
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    out = [t for t in w.tasks.values() if t.status is not TaskStatus.done and t.deadline <= now]
+    w.section_cache["overdue"] = (key, out)
+    return out
+
+
+def _join_starts(items: list) -> list[datetime]:
+    """Start of every item that begins exactly when its predecessor (by start) ends, sorted."""
+    return [b.start for a, b in itertools.pairwise(items) if b.start == a.end]
 
 
 def back_to_back_runs(w: World, items: list | None = None) -> int:
-    """Chains of meetings with no gap in the next four hours (each join counts once)."""
+    """Chains of meetings with no gap in the next four hours (each join counts once).
+
+    Items are sorted by start, so the ones starting before the horizon are a prefix and a join
+    counts iff its second item starts before the horizon: a bisect over the joins, which are
+    worked out once per calendar list (cached by the list's identity: `refresh` builds a new
+    list whenever the calendar changes)."""
     horizon = w.clock + B2B_HORIZON
-    items = [i for i in (calendar_items(w) if items is None else items) if i.start < horizon]
-    return sum(1 for a, b in itertools.pairwise(items) if b.start == a.end)
+    if items is None:
+        return bisect_left(_join_starts(calendar_items(w)), horizon)
+    hit = w.section_cache.get("joins")
+    if hit is None or hit[0] is not items:
+        hit = w.section_cache["joins"] = (items, _join_starts(items))
+    return bisect_left(hit[1], horizon)
+
+
+STRESS_PER = {"overlap": 5, "personal_clash": 8, "critical_unanswered": 4}
+
+
+def _conflict_stress(w: World, conflicts: list[Conflict]) -> int:
+    """5 per overlap, 8 per personal clash, 4 per unanswered critical email (cached per list)."""
+    hit = w.section_cache.get("conflict_stress")
+    if hit is not None and hit[0] is conflicts:
+        return hit[1]
+    total = sum(STRESS_PER.get(c.kind, 0) for c in conflicts)
+    w.section_cache["conflict_stress"] = (conflicts, total)
+    return total
 
 
 def compute_stress(w: World, conflicts: list[Conflict], items: list | None = None) -> int:
     base = w.executive.base_stress
-    overlaps = sum(1 for c in conflicts if c.kind == "overlap")
-    clashes = sum(1 for c in conflicts if c.kind == "personal_clash")
-    mail = sum(1 for c in conflicts if c.kind == "critical_unanswered")
     from .reward import overdue_count  # reward imports this module; the count shares its cache
 
     overdue = overdue_count(w)
     missed = w.missed_count
-    level = base + 5 * overlaps + 8 * clashes + 4 * mail + 4 * overdue + 2 * back_to_back_runs(w, items) + 3 * missed
+    level = base + _conflict_stress(w, conflicts) + 4 * overdue + 2 * back_to_back_runs(w, items) + 3 * missed
     return max(0, min(100, level))
+
+
+class Urgency(NamedTuple):
+    """One reason why waiting now would be neglect, and the ids whose handling answers it."""
+
+    reason: str
+    emails: tuple[str, ...] = ()
+    meetings: tuple[str, ...] = ()
+    tasks: tuple[str, ...] = ()
+
+
+def _conflict_urgency(w: World, conflicts: list[Conflict]) -> list[tuple[datetime | None, Urgency]]:
+    """Per conflict: (first start, urgency) — None for unanswered mail, urgent at any time. Cached
+    per conflict list (a new list is built whenever the calendar or mail changes)."""
+    hit = w.section_cache.get("urgency")
+    if hit is not None and hit[0] is conflicts:
+        return hit[1]
+    out: list[tuple[datetime | None, Urgency]] = []
+    meetings = w.meetings
+    for c in conflicts:
+        if c.kind == "critical_unanswered":
+            out.append((None, Urgency(f"{c.items[0]} (critical mail) is unanswered", emails=(c.items[0],))))
+        else:
+            first = min((meetings.get(i) or w.commitments[i]).start for i in c.items)
+            movable = tuple(i for i in c.items if i in meetings)
+            out.append((first, Urgency(f"{c.id} starts by {first:%H:%M}", meetings=movable)))
+    w.section_cache["urgency"] = (conflicts, out)
+    return out
+
+
+_HIGH = PRIORITY_RANK[Priority.high]
+
+
+def urgencies(w: World) -> list[Urgency]:
+    """What is urgent now: unanswered critical mail, a double-booking starting within
+    URGENT_HORIZON, an overdue high/critical task not delegated. Cached per (clock, conflict list,
+    overdue list); callers must not mutate the list."""
+    conflicts, overdue, now = w.conflicts, overdue_tasks(w), w.clock
+    hit = w.section_cache.get("urgencies")
+    if hit is not None and hit[0] is conflicts and hit[1] is overdue and hit[2] == now:
+        return hit[3]
+    soon = now + URGENT_HORIZON
+    out = [u for first, u in _conflict_urgency(w, conflicts) if first is None or first <= soon]
+    for t in overdue:
+        if t.status is not TaskStatus.delegated and PRIORITY_RANK[t.priority] >= _HIGH:
+            out.append(Urgency(f"{t.id} is overdue", tasks=(t.id,)))
+    w.section_cache["urgencies"] = (conflicts, overdue, now, out)
+    return out
 
 
 def urgent_reasons(w: World) -> list[str]:
     """Why doing nothing now would be neglect (empty list: nothing is urgent)."""
-    reasons = []
-    soon = w.clock + URGENT_HORIZON
-    for c in w.conflicts:
-        if c.kind == "critical_unanswered":
-            reasons.append(f"{c.items[0]} (critical mail) is unanswered")
-        else:
-            first = min((w.meetings.get(i) or w.commitments[i]).start for i in c.items)
-            if first <= soon:
-                reasons.append(f"{c.id} starts by {first:%H:%M}")
-    for t in overdue_tasks(w):
-        if t.status is not TaskStatus.delegated and PRIORITY_RANK[t.priority] >= PRIORITY_RANK[Priority.high]:
-            reasons.append(f"{t.id} is overdue")
-    return reasons
+    return [u.reason for u in urgencies(w)]
 
 
 def refresh(w: World) -> None:

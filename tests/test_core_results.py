@@ -1,0 +1,31 @@
+"""The core builds its step results without re-validation (model_construct, for speed); these
+tests hold it to the same contract validation would: every observation and step result it returns
+re-validates to an equal object, with the declared types."""
+
+from __future__ import annotations
+
+import pytest
+
+from ghostexec import Simulation, available_tasks
+from ghostexec.policies import greedy_state
+from ghostexec.results import Observation, RewardBreakdown, StepResult
+
+
+@pytest.mark.parametrize("task", sorted(available_tasks()))
+def test_constructed_results_match_validated_ones(task):
+    sim = Simulation()
+    obs = sim.reset(task_id=task, seed=3)
+    assert Observation.model_validate(obs.model_dump()) == obs
+    actions = [{"action_type": "do_nothing"}, {"action_type": "complete_task", "task_id": "t999"}]
+    n = 0
+    while not sim.done:
+        action = actions[n % 2] if n % 3 == 2 else greedy_state(sim)
+        res = sim.step(action)
+        n += 1
+        again = StepResult.model_validate(res.model_dump())
+        assert again == res
+        assert isinstance(res.observation, Observation) and isinstance(res.breakdown, RewardBreakdown)
+        assert type(res.reward) is float and type(res.done) is bool
+        assert type(res.observation.step) is int and type(res.observation.stress) is int
+        assert res.observation == sim.observation
+        assert Observation.model_validate_json(res.observation.model_dump_json()) == res.observation
