@@ -6,12 +6,14 @@ grader's configuration, and `GRADERS[task_id]` is the resulting function. Compon
 - critical_mail: every critical (weight 2) and high (weight 1) email that arrived: reply quality,
   ×0.7 if answered after its sender's patience ran out; 0 if unanswered or leaked.
 - conflicts: of every double-booking or personal clash seen during the episode, the share that
-  ended neither missed nor still unresolved.
+  ended neither missed, nor still unresolved, nor with every side cancelled (abandoned); times
+  the share of meetings outside any clash that were kept (not cancelled).
 - tasks: priority-weighted task value for tasks due within the episode (+12h) or high priority:
   done on time 1, late 0.5, delegated to a good fit 0.7 (poor fit 0.4), in progress ½·share, else 0.
 - relationships: key contacts' final mood (absolute and relative to their start, averaged).
 
-raw = weighted mean × conduct, where conduct = 1 − 0.5·(invalid-step rate); each catastrophe that
+raw = weighted mean × conduct, where conduct = 1 − (invalid-step rate): the share of the steps
+spent on valid actions (a policy that is invalid 95% of the time keeps 5% of its credit); each catastrophe that
 happened caps raw; score = 0.015 + 0.97·raw, so it always lies strictly inside (0.01, 0.99).
 """
 
@@ -24,10 +26,11 @@ from pydantic import BaseModel
 from .dynamics import PATIENCE
 from .scenario import Scenario, available_tasks, load_task
 from .state import World
-from .world import MOOD_INDEX, Outcome, Priority, TaskStatus
+from .world import MOOD_INDEX, MeetingStatus, Outcome, Priority, TaskStatus
 
 FLOOR, SPAN = 0.015, 0.97
 SCOPE_SLACK_HOURS = 12
+CONDUCT_WEIGHT = 1.0  # was 0.5: one real action plus 35 invalid ones kept half its credit (task_churn)
 
 
 class Cap(BaseModel):
@@ -60,15 +63,28 @@ def _mail(w: World) -> float:
 
 def _conflicts(w: World) -> float:
     if not w.conflicts_seen:
-        return 1.0
+        return _kept(w)
     active = {c.id for c in w.conflicts}
     bad = 0.0
     for cid, weight in w.conflicts_seen.items():
         ids = cid.split(":", 1)[1].split("+")
-        missed = any(((w.meetings.get(i) or w.commitments.get(i)).outcome is Outcome.missed) for i in ids)
-        if missed or cid in active:
+        items = [w.meetings.get(i) or w.commitments.get(i) for i in ids]
+        missed = any(i.outcome is Outcome.missed for i in items)
+        # cancelling every side is abandoning the clash, not resolving it
+        abandoned = all(i.id in w.meetings and i.status is MeetingStatus.cancelled for i in items)
+        if missed or abandoned or cid in active:
             bad += weight
-    return max(0.0, 1.0 - bad / sum(w.conflicts_seen.values()))
+    return max(0.0, 1.0 - bad / sum(w.conflicts_seen.values())) * _kept(w)
+
+
+def _kept(w: World) -> float:
+    """Share of the meetings that were never part of a clash that were not cancelled: clearing a
+    double-booking by wiping the calendar is not resolving it."""
+    clashing = {i for cid in w.conflicts_seen for i in cid.split(":", 1)[1].split("+")}
+    bystanders = [m for m in w.meetings.values() if m.id not in clashing]
+    if not bystanders:
+        return 1.0
+    return sum(m.status is not MeetingStatus.cancelled for m in bystanders) / len(bystanders)
 
 
 def _tasks(w: World) -> float:
@@ -144,7 +160,7 @@ def grade_world(w: World) -> Grade:
     ]
     total_w = sum(p[0] for p in pairs) or 1.0
     quality = sum(wt * v for wt, v in pairs) / total_w
-    conduct = 1.0 - 0.5 * (w.counters["invalid"] / w.step if w.step else 0.0)
+    conduct = 1.0 - CONDUCT_WEIGHT * (w.counters["invalid"] / w.step if w.step else 0.0)
     raw = quality * conduct
     caps = _catastrophes(w)
     for cap in caps:

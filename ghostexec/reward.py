@@ -2,7 +2,8 @@
 
 Each channel is the change in a *potential*: a function of the world state alone.
 
-    conflict      Φc = −(active conflict weights) − (missed obligations) − 3·(confidential leaks)
+    conflict      Φc = −(active conflict weights) − (missed obligations) − (cancelled meetings, by the
+                        same weights as missed ones) − 3·(confidential leaks)
     task          Φt = Σ priority weight × task value (done on time 1, late 0.6, delegated 0.4,
                         in progress ½·share done, failed 0; −0.5 while overdue and not done)
     relationship  Φr = Σ contact weight × (mood − neutral) / 3   (VIP 3, board/client/family/exec 2, else 1)
@@ -13,6 +14,13 @@ Each channel is the change in a *potential*: a function of the world state alone
 Why potentials: any sequence of actions that brings the world back to the same state earns
 exactly the penalties it paid (≤ 0), re-doing a finished thing changes nothing so earns nothing,
 and the episode return telescopes to (final quality − initial quality − penalties).
+Penalties: an invalid step pays −0.30. A step that leaves urgent work waiting (unanswered
+critical mail, a double-booking starting within 2 h, an overdue high/critical task) pays −0.10
+when it is spent waiting *or on anything else*: busywork (archiving, messaging, a normal reply)
+is neglect too. Only an action aimed at one of the urgent items (replying to that email, moving
+or cancelling one of those meetings, working on or delegating that task) is exempt, and an
+invalid step pays only the invalid penalty. So a policy cannot dodge the neglect charge by
+keeping busy (tests/test_signal_quality.py checks exploit policies against doing nothing).
 The step's "after" is taken once the clock-driven dynamics have run (deadlines passing, moods
 wearing down, delegation reports) but before the scenario's own events fire: a shock from outside
 is neither charged nor paid, while repairing it is paid, once.
@@ -23,10 +31,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from .actions import CancelMeeting, CompleteTask, DelegateTask, ReplyEmail, RescheduleMeeting
 from .content import ReplyReading
+from .pressure import urgencies, urgent_reasons
 from .results import ExpectationResult, RewardBreakdown, RewardComponent
 from .state import World
-from .world import MOOD_INDEX, NEUTRAL_INDEX, Priority, Relationship, TaskStatus
+from .world import MOOD_INDEX, NEUTRAL_INDEX, MeetingStatus, Priority, Relationship, TaskStatus
 
 W_CONFLICT, W_TASK, W_RELATIONSHIP = 0.35, 0.30, 0.35
 INVALID_PENALTY = -0.30
@@ -36,6 +46,10 @@ LEAK_WEIGHT = 3.0
 
 TASK_WEIGHT = {Priority.low: 0.5, Priority.normal: 1.0, Priority.high: 1.5, Priority.critical: 2.5}
 MISSED_MEETING = {Priority.low: 1.0, Priority.normal: 1.5, Priority.high: 2.0, Priority.critical: 3.0}
+# A cancelled meeting did not happen: it costs what missing it would. Telling people (a reason)
+# is paid in the relationship channel instead (VIPs drop 1, not 2). At 0.5, cancelling the whole
+# calendar of dinner_disaster out-earned doing nothing (tests/test_signal_quality.py).
+CANCELLED_FRACTION = 1.0
 MISSED_COMMITMENT = {Priority.low: 2.0, Priority.normal: 3.0, Priority.high: 4.0, Priority.critical: 6.0}
 # Components are frozen, so the common zero-valued ones are shared instead of rebuilt each step.
 NO_INVALID = RewardComponent(name="invalid_penalty", weight=1.0, raw=0.0, value=0.0, detail="")
@@ -116,10 +130,50 @@ def _relationship_potential(w: World) -> float:
     return total
 
 
+def cancelled_penalty(w: World) -> float:
+    """Σ over cancelled meetings of their missed weight: dropping an obligation on purpose is never
+    free (else cancelling a whole day would beat living it). Cancelling the loser of a clash that
+    would otherwise be missed costs the same miss, earlier and with kinder moods."""
+    version = w.versions["calendar"]
+    hit = w.section_cache.get("phi_cancel")
+    if hit is not None and hit[0] == version:
+        return hit[1]
+    total = sum(MISSED_MEETING[m.importance] for m in w.meetings.values() if m.status is MeetingStatus.cancelled)
+    total *= CANCELLED_FRACTION
+    w.section_cache["phi_cancel"] = (version, total)
+    return total
+
+
 def potentials(w: World) -> Potentials:
     # missed items and leaks are tallied by ghostexec.ops as they happen (they never un-happen)
-    conflict = -sum(c.weight for c in w.conflicts) - w.missed_penalty - LEAK_WEIGHT * w.leaks
+    conflict = -sum(c.weight for c in w.conflicts) - w.missed_penalty - cancelled_penalty(w) - LEAK_WEIGHT * w.leaks
     return Potentials(conflict, _task_potential(w), _relationship_potential(w), -w.executive.stress / STRESS_SCALE)
+
+
+def _urgent_targets(w: World) -> tuple[set[str], set[str], set[str]]:
+    """(emails, meetings, tasks) whose handling answers the urgency `urgent_reasons` reports."""
+    emails, meetings, tasks = set(), set(), set()
+    for u in urgencies(w):
+        emails.update(u.emails)
+        meetings.update(u.meetings)
+        tasks.update(u.tasks)
+    return emails, meetings, tasks
+
+
+def neglect_reasons(w: World, action) -> list[str]:
+    """Why this step neglects urgent work (empty: it does not). Called before the action applies:
+    while anything is urgent, every action except one aimed at an urgent item is neglect."""
+    reasons = urgent_reasons(w)
+    if not reasons:
+        return []
+    emails, meetings, tasks = _urgent_targets(w)
+    if isinstance(action, ReplyEmail) and action.email_id in emails:
+        return []
+    if isinstance(action, RescheduleMeeting | CancelMeeting) and action.meeting_id in meetings:
+        return []
+    if isinstance(action, CompleteTask | DelegateTask) and action.task_id in tasks:
+        return []
+    return reasons
 
 
 def breakdown(
@@ -145,7 +199,7 @@ def breakdown(
         if invalid
         else NO_INVALID,
         RewardComponent(name="idle_penalty", weight=1.0, raw=IDLE_PENALTY, value=IDLE_PENALTY, detail="; ".join(idle_reasons[:4]))
-        if idle_reasons
+        if idle_reasons and not invalid
         else NO_IDLE,
     ]
     total = 0.0

@@ -19,14 +19,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from .actions import ActionShapeError, DoNothing, ReplyEmail, parse_action
+from .actions import ActionShapeError, ReplyEmail, parse_action
 from .agent import perform
 from .briefing import render
 from .dynamics import advance, fire_timeline
 from .graders import Grade, grade_world
-from .pressure import refresh, urgent_reasons
+from .pressure import refresh
 from .results import Observation, RewardBreakdown, StepResult
-from .reward import breakdown, potentials
+from .reward import breakdown, neglect_reasons, potentials
 from .scenario import Scenario, load_task, parse_scenario
 from .state import World, WorldState, snapshot, state_hash
 
@@ -104,7 +104,7 @@ class Simulation:
             return self._refuse("the episode is over (step budget used); call reset() to start another", rejected=True)
 
         before = self._baseline
-        idle = urgent_reasons(w) if isinstance(act, DoNothing) else []
+        idle = neglect_reasons(w, act)
         mark = len(w.log)
         w.arrived = []
         error, reading = perform(w, act)

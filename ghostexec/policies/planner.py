@@ -68,9 +68,18 @@ def fork_world(w: World) -> World:
 FORKED_SLOTS = frozenset(_COPIED + _LISTS + _SHARED + _SCALARS + _REBUILT + _CLEARED)
 
 
-def fork(sim: Simulation) -> Simulation:
-    """A copy of a running simulation (world, reward baseline, last observation)."""
-    f = Simulation()
+class _Fork(Simulation):
+    """A forked simulation for look-ahead: steps exactly like the original but skips rendering
+    the briefing (a third of a step's cost); its observation stays the one it was forked with."""
+
+    def _observe(self, desc, bd, error):
+        return self.observation
+
+
+def fork(sim: Simulation, render: bool = False) -> Simulation:
+    """A copy of a running simulation (world, reward baseline, last observation). With
+    render=False its steps do not render briefings (rewards, state and grades are unaffected)."""
+    f = Simulation() if render else _Fork()
     f._w = fork_world(sim.world)
     f._baseline = sim._baseline
     f.observation = sim.observation
@@ -79,9 +88,10 @@ def fork(sim: Simulation) -> Simulation:
 
 @dataclass(frozen=True)
 class PlannerConfig:
-    depth: int | None = None  # rollout steps after the candidate; None = to the end of the episode
     mail: int = 3  # replies considered: the most urgent open emails
     tasks: int = 3  # tasks considered: the soonest due
+    screen_depth: int = 3  # every candidate is first screened by its return over this many steps
+    finalists: int = 4  # greedy_state's choice plus the best screened others get full rollouts
 
 
 DEFAULT = PlannerConfig()
@@ -135,24 +145,35 @@ def candidates(sim: Simulation, cfg: PlannerConfig = DEFAULT) -> list[dict[str, 
     return unique
 
 
-def evaluate(sim: Simulation, action: dict[str, Any], cfg: PlannerConfig = DEFAULT) -> tuple[float, float]:
-    """(grade at the end of the rollout, return over it) for playing `action` now, then greedy_state."""
+def rollout(sim: Simulation, action: dict[str, Any], depth: int | None) -> tuple[Simulation, float]:
+    """Play `action` in a fork, then greedy_state for `depth` steps (None: to the end)."""
     f = fork(sim)
     total = f.step(action).reward
     steps = 0
-    while not f.done and (cfg.depth is None or steps < cfg.depth):
+    while not f.done and (depth is None or steps < depth):
         total += f.step(greedy_state(f)).reward
         steps += 1
+    return f, total
+
+
+def evaluate(sim: Simulation, action: dict[str, Any]) -> tuple[float, float]:
+    """(final grade, return) of playing `action` now, then greedy_state to the end."""
+    f, total = rollout(sim, action, None)
     return round(f.grade().score, 6), total
 
 
 def make_planner(cfg: PlannerConfig = DEFAULT):
     def planner(sim: Simulation, rng: random.Random | None = None) -> dict[str, Any]:
+        options = candidates(sim, cfg)  # options[0] is greedy_state's own choice
+        if len(options) == 1:
+            return options[0]
+        screened = sorted(range(1, len(options)), key=lambda i: -rollout(sim, options[i], cfg.screen_depth)[1])
+        finalists = [0, *screened[: cfg.finalists - 1]]
         best, best_key = None, None
-        for action in candidates(sim, cfg):
-            key = evaluate(sim, action, cfg)
+        for i in finalists:
+            key = evaluate(sim, options[i])
             if best_key is None or key > best_key:
-                best, best_key = action, key
+                best, best_key = options[i], key
         return best
 
     planner.__doc__ = f"Look-ahead planner ({cfg})."
