@@ -63,6 +63,7 @@ class Simulation:
         self.observation: Observation | None = None
         self.history: list[dict[str, Any]] = []
         self.rejected = 0  # inputs refused before a step in this episode (not part of the world)
+        self.start_stress = 0  # stress right after reset (history holds the level after each step)
 
     # --- lifecycle ------------------------------------------------------------------------
     def reset(
@@ -88,6 +89,7 @@ class Simulation:
         self._baseline = potentials(w)
         self.history = []
         self.rejected = 0
+        self.start_stress = w.executive.stress
         self.observation = self._observe(None, None, None)
         return self.observation
 
@@ -151,7 +153,18 @@ class Simulation:
         }
         if w.done:
             info["grade"] = self.grade().model_dump()
-        self.history.append({"step": w.step, "action": info["action"], "reward": bd.total, "error": error, "breakdown": bd})
+        self.history.append(
+            {
+                "step": w.step,
+                "action": info["action"],
+                "reward": bd.total,
+                "error": error,
+                "breakdown": bd,
+                "stress": w.executive.stress,
+                "time": obs.time,
+                "changes": w.last_step_lines,
+            }
+        )
         return StepResult(observation=obs, reward=bd.total, breakdown=bd, done=w.done, info=info)
 
     # --- views ----------------------------------------------------------------------------
