@@ -32,11 +32,11 @@ def create_app(settings: Any = None, **overrides: Any) -> Any:
     Usable as a uvicorn factory: `uvicorn --factory ghostexec.cli:create_app`."""
     from mcp_server.http import mount
     from openenv_server.app import create_app as create_openenv_app
-    from openenv_server.auth import protect
+    from openenv_server.app import install_guards
 
     app = create_openenv_app(settings, **overrides)
     app.state.mcp = mount(app)
-    protect(app, app.state.settings.token)  # GHOSTEXEC_TOKEN, if set, guards MCP too: outermost again
+    install_guards(app)  # token guard and body limit in front of MCP and /web too
     return app
 
 

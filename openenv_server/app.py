@@ -34,6 +34,7 @@ from openenv.core.env_server.http_server import HTTPEnvServer
 from openenv.core.env_server.serialization import serialize_observation
 from openenv.core.env_server.types import ResetRequest, ResetResponse, SchemaResponse, StepRequest, StepResponse
 from pydantic import ValidationError
+from starlette.middleware import Middleware
 
 import ghostexec
 
@@ -200,12 +201,22 @@ def create_app(
     _add_ghostexec_routes(app, server, store, env_factory)
     register_episode_routes(app, store)
     install_handlers(app)
-    app.add_middleware(PayloadLimitMiddleware, max_body_bytes=settings.max_body_bytes)
-    protect(app, settings.token)  # outermost; composers mounting more middleware call it again
     app.state.settings = settings
+    install_guards(app)  # composers that add middleware (MCP, pages) call it again afterwards
     app.state.openenv_server = server
     app.state.episode_store = store
     return app
+
+
+def install_guards(app: FastAPI) -> None:
+    """Put the bearer-token guard (when `token` is set) and then the payload limit in front of every
+    middleware added so far, so whatever a composer mounted since (the MCP dispatcher, pages) sits
+    behind both. Idempotent: call it again after adding middleware (`ghostexec.cli.create_app` does)."""
+    settings: Settings = app.state.settings
+    stack = app.user_middleware
+    stack[:] = [m for m in stack if m.cls is not PayloadLimitMiddleware]
+    stack.insert(0, Middleware(PayloadLimitMiddleware, max_body_bytes=settings.max_body_bytes))
+    protect(app, settings.token)
 
 
 def _add_ghostexec_routes(

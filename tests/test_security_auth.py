@@ -4,10 +4,8 @@ changes. Both ways, against real servers."""
 
 from __future__ import annotations
 
+import argparse
 import json
-import os
-import subprocess
-import sys
 
 import httpx
 import pytest
@@ -18,10 +16,11 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
 from ghostexec.cli import create_app
-from openenv_server.app import Settings
+from openenv_server.app import Settings, add_serve_arguments, settings_from_args
 from openenv_server.auth import BearerTokenMiddleware
 from openenv_server.client import GhostexecEnv
-from openenv_server.testing import free_port, running_server, wait_for_http
+from openenv_server.limits import PayloadLimitMiddleware
+from openenv_server.testing import running_server
 
 TOKEN = "s3cret-token-for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -170,28 +169,21 @@ def test_no_token_means_no_guard_and_open_routes():
 
 def test_guard_is_installed_once_and_outermost():
     app = create_app(token=TOKEN)
-    guards = [i for i, m in enumerate(app.user_middleware) if m.cls is BearerTokenMiddleware]
-    assert guards == [0], "one guard, in front of the MCP dispatcher and the payload limit"
+    classes = [m.cls for m in app.user_middleware]
+    assert classes.count(BearerTokenMiddleware) == 1 and classes.count(PayloadLimitMiddleware) == 1
+    # the token guard first, then the body limit, then everything mounted (the MCP dispatcher, pages)
+    assert classes[:2] == [BearerTokenMiddleware, PayloadLimitMiddleware]
     with pytest.raises(ValueError):
         BearerTokenMiddleware(app, token="")
 
 
-def test_token_from_environment_is_hidden_from_repr_and_serve_uses_it():
+def test_token_from_environment_or_flag_and_hidden_from_repr():
     s = Settings.from_env({"GHOSTEXEC_TOKEN": "abc"})
     assert s.token == "abc" and "abc" not in repr(s)
     assert Settings.from_env({"GHOSTEXEC_TOKEN": ""}).token is None
-    # the real command line, as a Space runs it
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ghostexec.cli", "serve", "--port", str(port), "--log-level", "warning"],
-        env={**os.environ, "GHOSTEXEC_TOKEN": TOKEN},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/health")
-        assert httpx.get(f"http://127.0.0.1:{port}/metadata").status_code == 401
-        assert httpx.get(f"http://127.0.0.1:{port}/metadata", headers=AUTH).status_code == 200
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    parser = add_serve_arguments(argparse.ArgumentParser())
+    assert settings_from_args(parser.parse_args([]), environ={"GHOSTEXEC_TOKEN": "env"}).token == "env"
+    assert settings_from_args(parser.parse_args(["--token", "flag"]), environ={"GHOSTEXEC_TOKEN": "env"}).token == "flag"
+    # what `ghostexec serve` builds from those settings is guarded
+    app = create_app(Settings.from_env({"GHOSTEXEC_TOKEN": "abc"}))
+    assert app.user_middleware[0].cls is BearerTokenMiddleware
