@@ -23,8 +23,16 @@ FORBIDDEN = ("fastapi", "starlette", "uvicorn", "mcp", "openenv", "gradio", "htt
 # their companion distributions, and the project's own adapters: the core must not know them either
 COMPANIONS = ("fastmcp", "mcp_types", "openenv_core", "sse_starlette", "gradio_client", "mcp_server", "openenv_server")
 ALLOWED = {"cli.py"}
-CORE_FILES = sorted(p for p in PACKAGE_DIR.glob("*.py") if p.name not in ALLOWED)
-CORE_MODULES = sorted("ghostexec" if p.stem == "__init__" else f"ghostexec.{p.stem}" for p in CORE_FILES)
+# recursive: subpackages (ghostexec/policies/) are core too
+CORE_FILES = sorted(p for p in PACKAGE_DIR.rglob("*.py") if p.relative_to(PACKAGE_DIR).as_posix() not in ALLOWED)
+
+
+def _module(path: Path) -> str:
+    parts = ("ghostexec", *path.relative_to(PACKAGE_DIR).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+CORE_MODULES = sorted(_module(p) for p in CORE_FILES)
 
 
 def _forbidden(module: str) -> bool:
@@ -89,7 +97,7 @@ def _imported_modules(tree: ast.AST) -> list[tuple[int, str]]:
     return found
 
 
-@pytest.mark.parametrize("path", CORE_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", CORE_FILES, ids=lambda p: p.relative_to(PACKAGE_DIR).as_posix())
 def test_no_server_imports_in_source(path):
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     bad = [f"{path.name}:{line} imports {mod}" for line, mod in _imported_modules(tree) if _forbidden(mod)]
