@@ -33,9 +33,11 @@ def create_app(settings: Any = None, **overrides: Any) -> Any:
     from mcp_server.http import mount
     from openenv_server.app import create_app as create_openenv_app
     from openenv_server.app import install_guards
+    from openenv_server.web import register_web
 
     app = create_openenv_app(settings, **overrides)
     app.state.mcp = mount(app)
+    register_web(app)  # the office page at /web (and / redirects there), over the same /episodes
     install_guards(app)  # token guard and body limit in front of MCP and /web too
     return app
 

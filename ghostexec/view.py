@@ -152,7 +152,8 @@ def action_options(sim: Simulation) -> dict[str, Any]:
 # --- the picture --------------------------------------------------------------------------------
 def _calendar(w: World) -> dict[str, Any]:
     """Today's calendar: every meeting and personal commitment touching the current day, with its
-    status and the conflicts it is part of, plus the window a timeline should draw."""
+    status and the conflicts it is part of, plus the window a timeline should draw; `later` lists
+    what sits on later days (e.g. a meeting just moved to tomorrow)."""
     day0 = w.clock.replace(hour=0, minute=0, second=0, microsecond=0)
     day1 = day0 + timedelta(days=1)
     wh = w.executive.working_hours
@@ -210,7 +211,13 @@ def _calendar(w: World) -> dict[str, Any]:
         hi = max(hi, min(day1, datetime.fromisoformat(i["end"])))
     lo = min(lo, w.clock)
     hi = max(hi, w.clock)
-    return {"window_start": _iso(lo), "window_end": _iso(hi), "now": _iso(w.clock), "items": items}
+    later = [
+        {"id": x.id, "title": x.title, "start": _iso(x.start), "end": _iso(x.end), "conflicts": in_conflict.get(x.id, [])}
+        for x in [*w.meetings.values(), *w.commitments.values()]
+        if x.start >= day1 and getattr(x, "status", None) is not MeetingStatus.cancelled
+    ]
+    later.sort(key=lambda i: (i["start"], i["id"]))
+    return {"window_start": _iso(lo), "window_end": _iso(hi), "now": _iso(w.clock), "items": items, "later": later}
 
 
 def _contacts(w: World) -> list[dict[str, Any]]:
