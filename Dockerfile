@@ -1,5 +1,6 @@
 # Ghostexec as a Hugging Face Space (Docker SDK): OpenEnv (/ws, /episodes, /reset, /schema, ...)
-# and MCP (/mcp) from one process on one port.
+# and MCP (/mcp) from one process on one port. The Space's landing page is the office at /web
+# (GET / redirects there).
 #
 # Port convention: Spaces route to the port named by `app_port` in the Space README (default
 # 7860), so the server listens on $PORT, default 7860; EXPOSE documents it. Locally:
