@@ -233,7 +233,13 @@ def refresh(w: World) -> None:
         items = hit[2]
     else:
         items = calendar_items(w)
-        w.conflicts = build_conflicts(w, items)
+        conflicts = build_conflicts(w, items)
+        old = w.conflicts
+        # Conflict objects are cached, so an unchanged set rebuilds into the same objects: keep the
+        # old list then, and everything cached per conflict list (urgency, stress, briefing lines)
+        # stays valid. Usually the item that just ended was not double-booked.
+        if len(conflicts) != len(old) or any(a is not b for a, b in zip(conflicts, old, strict=True)):
+            w.conflicts = conflicts
         for c in w.conflicts:
             if c.kind != "critical_unanswered" and c.id not in w.conflicts_seen:
                 w.conflicts_seen[c.id] = c.weight

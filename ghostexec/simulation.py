@@ -25,7 +25,7 @@ from .briefing import render
 from .dynamics import advance, fire_timeline
 from .graders import Grade, grade_world
 from .pressure import refresh
-from .results import Observation, RewardBreakdown, StepResult
+from .results import Observation, RewardBreakdown, StepResult, build
 from .reward import breakdown, neglect_reasons, potentials
 from .scenario import Scenario, load_task, parse_scenario
 from .state import World, WorldState, snapshot, state_hash
@@ -165,12 +165,15 @@ class Simulation:
                 "changes": w.last_step_lines,
             }
         )
-        return StepResult(observation=obs, reward=bd.total, breakdown=bd, done=w.done, info=info)
+        return build(StepResult, observation=obs, reward=bd.total, breakdown=bd, done=w.done, info=info)
 
     # --- views ----------------------------------------------------------------------------
     def _observe(self, desc: str | None, bd: RewardBreakdown | None, error: str | None) -> Observation:
         w = self._w
-        return Observation(
+        # Every value below is built by the core with the right type: skip re-validation (the
+        # step's hot path; tests/test_core_results.py re-validates what this builds).
+        return build(
+            Observation,
             task_id=w.scenario.id,
             episode_id=w.episode_id,
             briefing=render(w, last_action=desc),
