@@ -49,10 +49,15 @@ def settle_calendar(w: World) -> None:
     live = [m for m in w.meetings.values() if m.status is not MeetingStatus.cancelled]
     live.extend(commitments.values())
     starting = sorted((i for i in live if i.outcome is None and i.start <= now), key=lambda i: (i.start, i.id))
-    if not starting:
-        upcoming = min((i.start for i in live if i.outcome is None), default=datetime.max)
-        w.section_cache["next_start"] = (w.versions["calendar"], upcoming)
-        return
+    if starting:
+        _settle(w, live, starting)
+    # Everything that has started is now decided: nothing happens before the next start.
+    upcoming = min((i.start for i in live if i.outcome is None), default=datetime.max)
+    w.section_cache["next_start"] = (w.versions["calendar"], upcoming)
+
+
+def _settle(w: World, live: list, starting: list) -> None:
+    commitments = w.commitments
     ops = w.ops("world")
     for x in starting:
         rivals = [
@@ -78,41 +83,62 @@ def settle_calendar(w: World) -> None:
 
 
 def pass_deadlines(w: World) -> None:
+    """Log each open task whose deadline fell in this step's window. The next deadline is cached
+    per tasks version (any task change, a moved deadline included, bumps it), so most steps skip
+    the scan."""
+    now = w.clock
+    hit = w.section_cache.get("next_deadline")
+    if hit is not None and hit[0] == w.versions["tasks"] and now < hit[1]:
+        return
     ops = None
+    upcoming = datetime.max
     for t in w.tasks.values():
-        if t.status is not TaskStatus.done and w.prev_clock < t.deadline <= w.clock:
+        if t.status is TaskStatus.done:
+            continue
+        if w.prev_clock < t.deadline <= now:
             ops = ops or w.ops("world")
             ops.note("deadline", t.id, f'{t.id} "{t.title}" is now overdue (was due {t.deadline:%H:%M})')
+        elif now < t.deadline < upcoming:
+            upcoming = t.deadline
+    w.section_cache["next_deadline"] = (w.versions["tasks"], upcoming)
 
 
 def wear_moods(w: World) -> None:
     """Only mail that can still wear a mood down is looked at (`w.waiting`, kept by ops.add_email),
-    and each one only once its next drop is due."""
+    and each one only once its next drop is due; while none is due and no mail was added, the
+    scan is skipped altogether."""
     now = w.clock
+    hit = w.section_cache.get("wear_next")
+    if hit is not None and hit[0] == len(w.waiting) and now < hit[1]:
+        return  # nothing is due before hit[1]; new waiting mail would change the length
     start = w.scenario.start
     due_at = w.decay_due
     ops = None
     still = []
+    next_check = datetime.max
     for e in w.waiting:
         if e.replied or e.decay_ticks >= MAX_DECAY_TICKS:
             continue  # answered or worn out: never looked at again
         still.append(e)
         next_drop = due_at.get(e.id)
-        if next_drop is not None and now < next_drop:
-            continue
-        if e.received_at > now:
-            continue
-        # Mail that arrived before the episode starts waiting when the executive's day begins.
-        patience = PATIENCE[e.priority]
-        began = max(e.received_at, start)
-        ticks_due = min(MAX_DECAY_TICKS, int((now - began) / patience))
-        while e.decay_ticks < ticks_due:
-            ops = ops or w.ops("world")
-            ops.decay_tick(e)
-            waited = int((now - e.received_at).total_seconds() // 60)
-            ops.shift_mood(w.contacts[e.sender], -1, f"{e.id} still unanswered after {waited} min")
-        due_at[e.id] = began + patience * (e.decay_ticks + 1)
+        if next_drop is None or now >= next_drop:
+            if e.received_at > now:
+                next_drop = e.received_at + PATIENCE[e.priority]  # not arrived yet: first drop
+            else:
+                # Mail that arrived before the episode starts waiting when the executive's day begins.
+                patience = PATIENCE[e.priority]
+                began = max(e.received_at, start)
+                ticks_due = min(MAX_DECAY_TICKS, int((now - began) / patience))
+                while e.decay_ticks < ticks_due:
+                    ops = ops or w.ops("world")
+                    ops.decay_tick(e)
+                    waited = int((now - e.received_at).total_seconds() // 60)
+                    ops.shift_mood(w.contacts[e.sender], -1, f"{e.id} still unanswered after {waited} min")
+                next_drop = due_at[e.id] = began + patience * (e.decay_ticks + 1)
+        if next_drop < next_check:
+            next_check = next_drop
     w.waiting = still
+    w.section_cache["wear_next"] = (len(still), next_check)
 
 
 def advance(w: World) -> None:
