@@ -91,7 +91,9 @@ def build_conflicts(w: World, items: list | None = None) -> list[Conflict]:
     for a, b in overlapping_pairs(calendar_items(w) if items is None else items):
         if a.id in commitments and b.id in commitments:
             continue
-        key = (a.id, a.start, a.end, b.id, b.start, b.end)
+        # Shared by every episode of the scenario: the key holds all that the conflict shows that
+        # can differ between episodes (titles and ids are the scenario's fixed text).
+        key = (a.id, a.start, a.end, a.importance, b.id, b.start, b.end, b.importance)
         c = cache.get(key)
         if c is None:
             c = cache[key] = _overlap(w, a, b)

@@ -10,14 +10,19 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+_FIELDS: dict[type, frozenset[str]] = {}
+
 
 def build(cls: type[BaseModel], **values: Any) -> Any:
     """An instance of `cls` from values the core built itself, every field given, without
     validation. Pydantic's `model_construct` does the same but walks the fields in Python (a few
     µs per call, on every step); this sets the instance dict directly, as copy.copy would.
     tests/test_core_results.py re-validates what the core builds this way."""
-    if values.keys() != cls.model_fields.keys():  # a missing or unknown field is a core bug
-        missing, extra = cls.model_fields.keys() - values.keys(), values.keys() - cls.model_fields.keys()
+    fields = _FIELDS.get(cls)
+    if fields is None:
+        fields = _FIELDS[cls] = frozenset(cls.model_fields)
+    if values.keys() != fields:  # a missing or unknown field is a core bug
+        missing, extra = fields - values.keys(), values.keys() - fields
         raise TypeError(f"{cls.__name__}: missing {sorted(missing)}, unknown {sorted(extra)}")
     new = object.__new__(cls)
     object.__setattr__(new, "__dict__", values)

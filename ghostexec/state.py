@@ -36,21 +36,28 @@ def clone(model):
     return new
 
 
-_LINE_CACHES: dict[int, tuple[Scenario, dict]] = {}
+_SHARED_CACHES: dict[int, tuple[Scenario, dict[str, dict]]] = {}
 LINE_CACHE_MAX = 50_000
 
 
-def line_cache_for(scenario: Scenario) -> dict:
-    """Briefing lines depend only on the scenario's static text plus the state in their key, so
-    episodes of the same scenario object share one cache (bounded; cleared when it grows too big)."""
-    entry = _LINE_CACHES.get(id(scenario))
+def shared_cache_for(scenario: Scenario, kind: str) -> dict:
+    """A cache shared by every episode of one scenario object: briefing lines ("lines") and
+    conflict objects ("conflicts") depend only on the scenario's static text plus the state in
+    their key, so episodes (and the 64 sessions of a server) need not rebuild them. Bounded:
+    cleared when it grows too big."""
+    entry = _SHARED_CACHES.get(id(scenario))
     if entry is None or entry[0] is not scenario:
-        if len(_LINE_CACHES) >= 64:
-            _LINE_CACHES.clear()
-        entry = _LINE_CACHES[id(scenario)] = (scenario, {})
-    if len(entry[1]) > LINE_CACHE_MAX:
-        entry[1].clear()
-    return entry[1]
+        if len(_SHARED_CACHES) >= 64:
+            _SHARED_CACHES.clear()
+        entry = _SHARED_CACHES[id(scenario)] = (scenario, {})
+    cache = entry[1].get(kind)
+    if cache is None or len(cache) > LINE_CACHE_MAX:
+        cache = entry[1][kind] = {}
+    return cache
+
+
+def line_cache_for(scenario: Scenario) -> dict:
+    return shared_cache_for(scenario, "lines")
 
 
 class PendingEvent:
@@ -136,7 +143,7 @@ class World:
         self._seq = 0
         # Render and reward caches: derived data only, never part of the state or its hash.
         self.line_cache: dict[tuple, str] = line_cache_for(scenario)
-        self.conflict_cache: dict[tuple, Conflict] = {}
+        self.conflict_cache: dict[tuple, Conflict] = shared_cache_for(scenario, "conflicts")
         self.versions = {"mail": 0, "calendar": 0, "tasks": 0, "contacts": 0}
         self.section_cache: dict[str, tuple] = {}
         self.arrived: list[str] = []

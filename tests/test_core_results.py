@@ -29,3 +29,14 @@ def test_constructed_results_match_validated_ones(task):
         assert type(res.observation.step) is int and type(res.observation.stress) is int
         assert res.observation == sim.observation
         assert Observation.model_validate_json(res.observation.model_dump_json()) == res.observation
+
+
+def test_build_refuses_missing_or_unknown_fields():
+    from ghostexec.results import build
+
+    with pytest.raises(TypeError, match=r"missing \['total'\]"):
+        build(RewardBreakdown, components=[], expectations=[])
+    with pytest.raises(TypeError, match=r"unknown \['bogus'\]"):
+        build(RewardBreakdown, components=[], total=0.0, expectations=[], bogus=1)
+    bd = build(RewardBreakdown, components=[], total=0.5, expectations=[])
+    assert bd == RewardBreakdown(components=[], total=0.5, expectations=[])
