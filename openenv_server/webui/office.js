@@ -128,7 +128,7 @@ function renderCalendar(cal, conflicts) {
     const iso = new Date(h * 60000).toISOString().slice(0, 16);
     const gx = x(iso);
     root.append(svg("line", { x1: gx, x2: gx, y1: top - 4, y2: H, stroke: "#e6e8ec" }));
-    root.append(svg("text", { x: gx + 2, y: 13, "font-size": 11, fill: "#6b7280" }, hhmm(iso)));
+    if (gx < W - right - 30) root.append(svg("text", { x: gx + 2, y: 13, "font-size": 11, fill: "#6b7280" }, hhmm(iso)));
   }
   // overlap spans of conflicts on the axis
   const byId = Object.fromEntries(cal.items.map((i) => [i.id, i]));
