@@ -22,8 +22,11 @@ MAX_CHARS = 12_000
 TASK_HORIZON = timedelta(hours=30)
 
 
+_MINUTE = timedelta(minutes=1)
+
+
 def _age(now: datetime, then: datetime) -> str:
-    minutes = int((now - then).total_seconds() // 60)
+    minutes = (now - then) // _MINUTE
     return f"{minutes} min" if minutes < 60 else f"{minutes // 60}h{minutes % 60:02d}"
 
 
@@ -252,7 +255,10 @@ def render(w: World, *, last_action: str | None = None) -> str:
     ex = w.executive
     out: list[str] = []
     add = out.append
-    add(f"=== GHOSTEXEC BRIEFING — {now:%a %d %b %Y %H:%M} — {s.title} ===")
+    head = w.line_cache.get(("h", now))  # shared per scenario: every episode passes the same times
+    if head is None:
+        head = w.line_cache[("h", now)] = f"=== GHOSTEXEC BRIEFING — {now:%a %d %b %Y %H:%M} — {s.title} ==="
+    add(head)
     add(
         f"You are chief of staff to {ex.name}, {ex.title} at {ex.organisation}. "
         f"Step {w.step} of {s.step_budget} ({w.steps_remaining} remaining); each step takes {s.minutes_per_step} min."

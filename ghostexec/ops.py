@@ -26,7 +26,8 @@ class Change(NamedTuple):
 
     def render(self) -> str:
         who = "you" if self.actor == "agent" else self.actor
-        return f"{self.time:%H:%M} [{who}] {self.text}"
+        t = self.time  # (hour/minute fields, not strftime: this runs for every change line)
+        return f"{t.hour:02d}:{t.minute:02d} [{who}] {self.text}"
 
 
 # Which briefing section each kind of change can alter (briefing caches sections by version).
