@@ -19,6 +19,7 @@ from openenv.core.env_server.interfaces import Environment
 from openenv.core.env_server.types import EnvironmentMetadata
 
 import ghostexec
+from ghostexec.results import build
 
 from .models import GhostexecAction, GhostexecObservation, GhostexecState
 
@@ -101,7 +102,7 @@ def to_wire_observation(core_obs: Any, grade: Any = None) -> GhostexecObservatio
     values = {name: getattr(core_obs, name) for name in _CORE_OBS_FIELDS}
     values["metadata"] = {}
     values["grade"] = _dump(grade) if grade is not None else None
-    return GhostexecObservation.model_construct(**values)
+    return build(GhostexecObservation, **values)
 
 
 @lru_cache(maxsize=1)
