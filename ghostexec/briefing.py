@@ -197,8 +197,13 @@ def _conflicts(w: World) -> str:
     if waiting:
         now = w.clock
         lines = lines.copy()
+        cache = w.line_cache  # shared per scenario: episodes pass the same (now, since) pairs
         for i, since in waiting:
-            lines[i] += _age(now, since)
+            key = ("age", now, since)
+            age = cache.get(key)
+            if age is None:
+                age = cache[key] = _age(now, since)
+            lines[i] += age
     return "\n".join(lines)
 
 
