@@ -200,18 +200,29 @@ _HIGH = PRIORITY_RANK[Priority.high]
 
 def urgencies(w: World) -> list[Urgency]:
     """What is urgent now: unanswered critical mail, a double-booking starting within
-    URGENT_HORIZON, an overdue high/critical task not delegated. Cached per (clock, conflict list,
-    overdue list); callers must not mutate the list."""
-    conflicts, overdue, now = w.conflicts, overdue_tasks(w), w.clock
+    URGENT_HORIZON, an overdue high/critical task not delegated. The answer only changes when the
+    conflict list or a task changes, or the clock reaches the next boundary (a clash coming within
+    the horizon, a deadline passing), so it is cached until then. Callers must not mutate it."""
+    conflicts, version, now = w.conflicts, w.versions["tasks"], w.clock
     hit = w.section_cache.get("urgencies")
-    if hit is not None and hit[0] is conflicts and hit[1] is overdue and hit[2] == now:
+    if hit is not None and hit[0] is conflicts and hit[1] == version and now < hit[2]:
         return hit[3]
     soon = now + URGENT_HORIZON
-    out = [u for first, u in _conflict_urgency(w, conflicts) if first is None or first <= soon]
-    for t in overdue:
-        if t.status is not TaskStatus.delegated and PRIORITY_RANK[t.priority] >= _HIGH:
+    out: list[Urgency] = []
+    until = datetime.max
+    for first, u in _conflict_urgency(w, conflicts):
+        if first is None or first <= soon:
+            out.append(u)
+        elif first - URGENT_HORIZON < until:
+            until = first - URGENT_HORIZON  # the moment this clash comes within the horizon
+    for t in w.tasks.values():
+        if t.status is TaskStatus.done:
+            continue
+        if t.deadline > now:
+            until = min(until, t.deadline)
+        elif t.status is not TaskStatus.delegated and PRIORITY_RANK[t.priority] >= _HIGH:
             out.append(Urgency(f"{t.id} is overdue", tasks=(t.id,)))
-    w.section_cache["urgencies"] = (conflicts, overdue, now, out)
+    w.section_cache["urgencies"] = (conflicts, version, until, out)
     return out
 
 
