@@ -258,34 +258,6 @@ def refresh(w: World) -> None:
                 w.conflicts_seen[c.id] = c.weight
         next_end = min((i.end for i in items), default=datetime.max)
         w.section_cache["conflicts"] = (key, next_end, items)
-    stress = _stress(w, items)
+    stress = compute_stress(w, w.conflicts, items)
     if stress != w.executive.stress:
         w.executive.stress = stress
-
-
-def _stress(w: World, items: list) -> int:
-    """`compute_stress`, cached until one of its inputs changes: the conflict or calendar list, a
-    task, the missed tally, or the clock reaching the next deadline or bringing the next
-    back-to-back join within the horizon."""
-    now = w.clock
-    key = (w.conflicts, items, w.versions["tasks"], w.missed_count, w.executive.base_stress)
-    hit = w.section_cache.get("stress")
-    if (
-        hit is not None
-        and hit[0][0] is key[0]
-        and hit[0][1] is key[1]
-        and hit[0][2:] == key[2:]
-        and now < hit[1]
-        and now <= hit[2]
-    ):
-        return hit[3]
-    stress = compute_stress(w, w.conflicts, items)
-    from .reward import _task_potential  # its cache holds the next deadline
-
-    _task_potential(w)
-    next_deadline = w.section_cache["phi_task"][1]
-    joins = w.section_cache["joins"][1]
-    later = bisect_left(joins, now + B2B_HORIZON)  # first join not yet within the horizon
-    join_bound = joins[later] - B2B_HORIZON if later < len(joins) else datetime.max
-    w.section_cache["stress"] = (key, next_deadline, join_bound, stress)
-    return stress
