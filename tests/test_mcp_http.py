@@ -19,15 +19,7 @@ from mcp.shared.subscriptions import ResourceUpdated
 import ghostexec
 from mcp_server import BRIEFING_URI, CONTROL_URI, EpisodeRegistry
 from mcp_server.http import mount
-from mcp_server.testing import serve_in_thread
-
-MCP_ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
-}
+from mcp_server.testing import INIT, MCP_ACCEPT, serve_in_thread
 
 
 @pytest.fixture

@@ -22,18 +22,12 @@ from websockets.sync.client import connect as ws_connect
 
 from ghostexec.cli import create_app
 from mcp_server.http import mount
+from mcp_server.testing import INIT, MCP_ACCEPT
 from openenv_server.app import create_app as create_openenv_app
 from openenv_server.app import install_guards
 from openenv_server.client import GhostexecEnv
 from openenv_server.testing import free_port, running_server
 
-MCP_ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
-}
 STEP = {"action": {"action_type": "do_nothing"}}
 
 

@@ -26,17 +26,11 @@ from reliability import assert_back_to_zero
 from schemathesis.generation import GenerationMode
 
 from ghostexec.cli import create_app
+from mcp_server.testing import INIT, MCP_ACCEPT
 from openenv_server.testing import running_server
 
 CASES_PER_OPERATION = 25  # x2 modes (valid, invalid) x 13 operations: ~300 requests
 MCP_FRAMES = 150
-MCP_ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "fuzz", "version": "0"}},
-}
 
 
 @pytest.fixture(scope="module")

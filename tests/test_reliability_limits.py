@@ -15,16 +15,10 @@ import pytest
 from reliability import assert_back_to_zero
 
 from ghostexec.cli import create_app
+from mcp_server.testing import INIT, MCP_ACCEPT
 from openenv_server.testing import running_server
 
 ROOT = Path(__file__).resolve().parent.parent
-MCP_ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
-}
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
 from ghostexec.cli import create_app
+from mcp_server.testing import INIT, MCP_ACCEPT
 from openenv_server.app import Settings, add_serve_arguments, settings_from_args
 from openenv_server.auth import BearerTokenMiddleware
 from openenv_server.client import GhostexecEnv
@@ -24,13 +25,6 @@ from openenv_server.testing import running_server
 
 TOKEN = "s3cret-token-for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-MCP_ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
-}
 
 
 @pytest.fixture

@@ -13,15 +13,8 @@ from reliability import assert_back_to_zero
 from websockets.sync.client import connect as ws_connect
 
 from ghostexec.cli import create_app
+from mcp_server.testing import INIT, MCP_ACCEPT
 from openenv_server.testing import running_server
-
-MCP_ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-INIT = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
-}
 
 
 @pytest.fixture(scope="module")
