@@ -111,16 +111,9 @@ def build_conflicts(w: World, items: list | None = None) -> list[Conflict]:
 
 
 def overdue_tasks(w: World) -> list:
-    """Open tasks past their deadline. Cached per (tasks version, clock): every task change goes
-    through ghostexec.ops, which bumps the version. Callers must not mutate the list."""
+    """Open tasks past their deadline."""
     now = w.clock
-    key = (w.versions["tasks"], now)
-    hit = w.section_cache.get("overdue")
-    if hit is not None and hit[0] == key:
-        return hit[1]
-    out = [t for t in w.tasks.values() if t.status is not TaskStatus.done and t.deadline <= now]
-    w.section_cache["overdue"] = (key, out)
-    return out
+    return [t for t in w.tasks.values() if t.status is not TaskStatus.done and t.deadline <= now]
 
 
 def _join_starts(items: list) -> list[datetime]:
@@ -137,7 +130,7 @@ def back_to_back_runs(w: World, items: list | None = None) -> int:
     list whenever the calendar changes)."""
     horizon = w.clock + B2B_HORIZON
     if items is None:
-        return bisect_left(_join_starts(calendar_items(w)), horizon)
+        items = calendar_items(w)
     hit = w.section_cache.get("joins")
     if hit is None or hit[0] is not items:
         hit = w.section_cache["joins"] = (items, _join_starts(items))
