@@ -176,7 +176,7 @@ class Simulation:
             Observation,
             task_id=w.scenario.id,
             episode_id=w.episode_id,
-            briefing=render(w, last_action=desc),
+            briefing=self._briefing(desc),
             step=w.step,
             steps_remaining=w.steps_remaining,
             time=w.clock.isoformat(),
@@ -187,6 +187,10 @@ class Simulation:
             breakdown=bd,
             done=w.done,
         )
+
+    def _briefing(self, desc: str | None) -> str:
+        """The briefing text for the observation being built (a subclass may defer it)."""
+        return render(self._w, last_action=desc)
 
     def _refuse(self, message: str, *, rejected: bool, errors: list | None = None) -> StepResult:
         """A result for input that takes no step: the world is untouched, no time passes."""

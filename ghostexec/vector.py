@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .briefing import render
-from .results import Observation, RewardBreakdown, StepResult
+from .results import Observation, StepResult
 from .simulation import Simulation
 
 
@@ -34,26 +34,11 @@ class _Slot(Simulation):
     else in the observation is built exactly as the base class builds it."""
 
     lazy = False
+    _desc: str | None = None
 
-    def _observe(self, desc: str | None, bd: RewardBreakdown | None, error: str | None) -> Observation:
+    def _briefing(self, desc: str | None) -> str:
         self._desc = desc
-        if not self.lazy:
-            return super()._observe(desc, bd, error)
-        w = self._w
-        return Observation(
-            task_id=w.scenario.id,
-            episode_id=w.episode_id,
-            briefing="",
-            step=w.step,
-            steps_remaining=w.steps_remaining,
-            time=w.clock.isoformat(),
-            stress=w.executive.stress,
-            step_ok=error is None,
-            error=error,
-            reward=bd.total if bd else 0.0,
-            breakdown=bd,
-            done=w.done,
-        )
+        return "" if self.lazy else super()._briefing(desc)
 
     def briefing(self) -> str:
         if self.observation is not None and self.observation.briefing:
