@@ -20,6 +20,7 @@ from openenv.core.env_server.types import EnvironmentMetadata
 
 import ghostexec
 from ghostexec.results import build
+from ghostexec.view import task_catalogue
 
 from .models import GhostexecAction, GhostexecObservation, GhostexecState
 
@@ -106,19 +107,16 @@ def to_wire_observation(core_obs: Any, grade: Any = None) -> GhostexecObservatio
 
 
 @lru_cache(maxsize=1)
-def _task_catalogue() -> tuple[tuple[str, str, int], ...]:
-    out = []
-    for task_id in ghostexec.available_tasks():
-        try:
-            sc = ghostexec.load_task(task_id)
-            out.append((task_id, str(sc.difficulty), int(sc.step_budget)))
-        except Exception:  # a broken scenario file must not take /metadata down
-            out.append((task_id, "?", 0))
-    return tuple(out)
+def _tasks_line() -> str:
+    try:
+        tasks = task_catalogue()
+    except Exception as exc:  # a broken scenario file must not take /metadata down
+        return f"unavailable ({type(exc).__name__}: {exc})"
+    return ", ".join(f"{t['id']} ({t['difficulty']}, {t['step_budget']} steps)" for t in tasks) or "none found"
 
 
 def environment_metadata() -> EnvironmentMetadata:
-    tasks = ", ".join(f"{t} ({d}, {b} steps)" for t, d, b in _task_catalogue()) or "none found"
+    tasks = _tasks_line()
     return EnvironmentMetadata(
         name="ghostexec",
         description=(
