@@ -23,7 +23,7 @@ from ..actions import ACTION_TYPES
 from ..agent import _load, free_slots
 from ..simulation import Simulation
 from ..world import MOOD_INDEX, NEUTRAL_INDEX, PRIORITY_RANK, Email, ExpectationKind, MeetingStatus, Priority, TaskStatus, Tone
-from .menu import GENERIC_BODIES, valid_actions
+from .menu import GENERIC_BODIES, apology_text, delegation, valid_actions
 
 CHANNELS = ("email", "slack", "sms", "phone", None)
 
@@ -161,12 +161,7 @@ def _task_action(sim: Simulation, horizon: timedelta) -> dict[str, Any] | None:
             fits = [w.contacts[c] for c in t.delegable_to if _load(w, c) < w.contacts[c].capacity]
             fits.sort(key=lambda c: (-c.reliability, c.id))
             if fits and fits[0].reliability >= 0.7 and t.failures == 0:
-                return {
-                    "action_type": "delegate_task",
-                    "task_id": t.id,
-                    "contact_id": fits[0].id,
-                    "note": "Thank you for taking this.",
-                }
+                return delegation(t.id, fits[0].id)
         return {"action_type": "complete_task", "task_id": t.id}
     return None
 
@@ -179,8 +174,7 @@ def _soothe(sim: Simulation) -> dict[str, Any] | None:
         recent = [t for t in c.recent_messages if w.clock - t < timedelta(minutes=60)]
         if recent:
             continue
-        greeting = "Dear" if c.tone_preference is Tone.formal else "Hi"
-        body = f"{greeting} {c.name.split()[0]}, I am sorry about the change today; thank you for bearing with me."
+        body = apology_text(c.name, c.tone_preference is Tone.formal)
         return {"action_type": "send_message", "contact_id": c.id, "body": body, "channel": c.preferred_channel.value}
     return None
 

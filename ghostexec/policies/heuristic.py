@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from .menu import apology_text, delegation
+
 RANK = {"low": 0, "normal": 1, "high": 2, "critical": 3}
 WORK_START, WORK_END = 8, 18
 SOON = timedelta(hours=3)
@@ -260,12 +262,7 @@ def _task_action(b: Briefing, horizon: timedelta) -> dict[str, Any] | None:
         if not t.you and t.status == "todo":
             fits = [b.people[c] for c in t.fits if c in b.people and b.people[c].load < b.people[c].capacity]
             if fits:
-                return {
-                    "action_type": "delegate_task",
-                    "task_id": t.id,
-                    "contact_id": fits[0].id,
-                    "note": "Thank you for taking this.",
-                }
+                return delegation(t.id, fits[0].id)
         return {"action_type": "complete_task", "task_id": t.id}
     return None
 
@@ -276,8 +273,7 @@ def _apology(b: Briefing) -> dict[str, Any] | None:
         m = DROP_RE.search(line)
         if m and m[1] in by_name and _has(m[2], HURT):
             p = by_name[m[1]]
-            greeting = "Dear" if p.tone == "formal" else "Hi"
-            body = f"{greeting} {p.name.split()[0]}, I am sorry about the change today; thank you for bearing with me."
+            body = apology_text(p.name, p.tone == "formal")
             return {"action_type": "send_message", "contact_id": p.id, "body": body, "channel": p.channel}
     return None
 

@@ -29,10 +29,21 @@ def generic_reply(sim: Simulation, email: Email) -> str:
     return GENERIC_BODIES[0]
 
 
+def apology_text(name: str, formal: bool) -> str:
+    """The apology every scripted policy sends a contact owed one (state-free: the text-only
+    heuristic builds it from the briefing)."""
+    greeting = "Dear" if formal else "Hi"
+    return f"{greeting} {name.split()[0]}, I am sorry about the change today; thank you for bearing with me."
+
+
 def apology(sim: Simulation, contact_id: str) -> str:
     c = sim.world.contacts[contact_id]
-    greeting = "Dear" if c.tone_preference is Tone.formal else "Hi"
-    return f"{greeting} {c.name.split()[0]}, I am sorry about the change today; thank you for bearing with me."
+    return apology_text(c.name, c.tone_preference is Tone.formal)
+
+
+def delegation(task_id: str, contact_id: str) -> dict[str, Any]:
+    """A delegate_task action with the scripted policies' note."""
+    return {"action_type": "delegate_task", "task_id": task_id, "contact_id": contact_id, "note": "Thank you for taking this."}
 
 
 def candidate_actions(
@@ -67,9 +78,7 @@ def candidate_actions(
         out.append({"action_type": "complete_task", "task_id": t.id})
         if not t.requires_executive:
             for cid in takers:
-                out.append(
-                    {"action_type": "delegate_task", "task_id": t.id, "contact_id": cid, "note": "Thank you for taking this."}
-                )
+                out.append(delegation(t.id, cid))
     for c in w.contacts.values():
         out.append(
             {

@@ -29,7 +29,7 @@ from ..simulation import Simulation
 from ..state import World, clone
 from ..world import PRIORITY_RANK, MeetingStatus, Priority, TaskStatus
 from .baselines import compose_reply, greedy_state
-from .menu import apology, is_valid
+from .menu import apology, delegation, is_valid
 
 _COPIED = ("conflicts_seen", "counters", "versions", "decay_due", "mood_start", "contact_weight")
 _LISTS = ("log", "last_step_changes", "last_step_lines", "conflicts", "fired", "skipped", "arrived", "pending")
@@ -127,9 +127,7 @@ def candidates(sim: Simulation, cfg: PlannerConfig = DEFAULT) -> list[dict[str, 
         out.append({"action_type": "complete_task", "task_id": t.id})
         if not t.requires_executive and t.status is not TaskStatus.in_progress:
             for cid in t.delegable_to:
-                out.append(
-                    {"action_type": "delegate_task", "task_id": t.id, "contact_id": cid, "note": "Thank you for taking this."}
-                )
+                out.append(delegation(t.id, cid))
     for c in w.contacts.values():
         if c.goodwill_owed > 0:
             body = apology(sim, c.id)
