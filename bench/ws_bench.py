@@ -78,11 +78,7 @@ class EchoEnv(Environment):
     def state(self):
         return self._state
 
-settings = Settings.from_env(host="127.0.0.1", port=int(sys.argv[1]), max_sessions=int(sys.argv[2]), log_level="warning")
-app = create_app(EchoEnv, EchoAction, EchoObservation, max_concurrent_envs=settings.max_sessions)
-app.add_middleware(PayloadLimitMiddleware, max_body_bytes=settings.max_body_bytes)
-tune_runtime()
-uvicorn.Server(uvicorn_config(app, settings)).run()
+ENV, ACTION, OBSERVATION = EchoEnv, EchoAction, EchoObservation
 """
 
 PAYLOAD_SERVER = """
@@ -120,14 +116,20 @@ class ReplayEnv(Environment):
     def state(self):
         return self._state
 
+ENV, ACTION, OBSERVATION = ReplayEnv, GhostexecAction, GhostexecObservation
+"""
+
+# Both trivial servers are served exactly as `ghostexec serve` serves Ghostexec (uvicorn config,
+# payload middleware, GC tuning); only their environment differs.
+TRIVIAL_SERVE = """
 settings = Settings.from_env(host="127.0.0.1", port=int(sys.argv[1]), max_sessions=int(sys.argv[2]), log_level="warning")
-app = create_app(ReplayEnv, GhostexecAction, GhostexecObservation, max_concurrent_envs=settings.max_sessions)
+app = create_app(ENV, ACTION, OBSERVATION, max_concurrent_envs=settings.max_sessions)
 app.add_middleware(PayloadLimitMiddleware, max_body_bytes=settings.max_body_bytes)
 tune_runtime()
 uvicorn.Server(uvicorn_config(app, settings)).run()
 """
 
-SERVERS = {"floor": FLOOR_SERVER, "payload": PAYLOAD_SERVER, "ghostexec": GHOSTEXEC_SERVER}
+SERVERS = {"floor": FLOOR_SERVER + TRIVIAL_SERVE, "payload": PAYLOAD_SERVER + TRIVIAL_SERVE, "ghostexec": GHOSTEXEC_SERVER}
 
 TARGETS = {
     "ghostexec": {
