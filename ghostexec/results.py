@@ -24,9 +24,16 @@ def build(cls: type[BaseModel], **values: Any) -> Any:
     if values.keys() != fields:  # a missing or unknown field is a core bug
         missing, extra = fields - values.keys(), values.keys() - fields
         raise TypeError(f"{cls.__name__}: missing {sorted(missing)}, unknown {sorted(extra)}")
+    return assemble(cls, values, set(values))
+
+
+def assemble(cls: type[BaseModel], values: dict[str, Any], fields_set: set[str]) -> Any:
+    """The unchecked core of `build`: `values` must hold every field of `cls`, already valid (e.g.
+    taken from another instance that was validated). `fields_set` is what `model_fields_set`
+    will report."""
     new = object.__new__(cls)
     object.__setattr__(new, "__dict__", values)
-    object.__setattr__(new, "__pydantic_fields_set__", set(values))
+    object.__setattr__(new, "__pydantic_fields_set__", fields_set)
     object.__setattr__(new, "__pydantic_extra__", None)
     object.__setattr__(new, "__pydantic_private__", None)
     return new

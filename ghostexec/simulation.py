@@ -252,7 +252,18 @@ class Simulation:
         return state_hash(self.world)
 
     def grade(self) -> Grade:
-        return grade_world(self.world)
+        """The episode's grade for the world as it stands. Cached until the world moves (a step
+        or a reset): the last step and the transports' final observation all ask for it, and
+        grading walks the whole world. The instance is shared between those callers: read it,
+        do not mutate it."""
+        w = self.world
+        key = (w.step, len(w.log))
+        hit = w.section_cache.get("grade")
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        g = grade_world(w)
+        w.section_cache["grade"] = (key, g)
+        return g
 
     def entity(self, kind: str, entity_id: str) -> dict[str, Any]:
         """One email, meeting, contact or task as an agent may see it (the public view, see

@@ -25,7 +25,6 @@ from ghostexec.view import task_catalogue
 from .models import GhostexecAction, GhostexecObservation, GhostexecState
 
 RESET_OPTIONS = ("task_id", "seed", "episode_id", "scenario")
-_CORE_OBS_FIELDS = tuple(ghostexec.Observation.model_fields)
 
 
 class ResetError(ValueError):
@@ -100,7 +99,7 @@ def check_reset_options(options: dict[str, Any]) -> dict[str, Any]:
 
 def to_wire_observation(core_obs: Any, grade: Any = None) -> GhostexecObservation:
     """Core Observation -> wire observation, without re-validating what the core already built."""
-    values = {name: getattr(core_obs, name) for name in _CORE_OBS_FIELDS}
+    values = dict(core_obs.__dict__)  # every core field: the core builds them all (results.build)
     values["metadata"] = {}
     values["grade"] = _dump(grade) if grade is not None else None
     return build(GhostexecObservation, **values)

@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 
 from ghostexec import actions as _core_actions
 from ghostexec.results import Observation as _CoreObservation
+from ghostexec.results import assemble
 
 
 class GhostexecAction(_OpenEnvAction):
@@ -64,9 +65,9 @@ class GhostexecAction(_OpenEnvAction):
     def to_core(self) -> _core_actions._ActionBase:
         """The equivalent core action model (no `metadata`); already validated, so no re-validation."""
         core_cls = _CORE_BY_WIRE[type(self)]
-        values = {name: getattr(self, name) for name in core_cls.model_fields}
-        fields_set = self.model_fields_set - {"metadata"}
-        return core_cls.model_construct(_fields_set=fields_set, **values)
+        mine = self.__dict__
+        values = {name: mine[name] for name in _CORE_FIELDS[core_cls]}
+        return assemble(core_cls, values, self.__pydantic_fields_set__ - {"metadata"})
 
 
 def _wire_class(core_model: type[BaseModel]) -> type[GhostexecAction]:
@@ -76,6 +77,7 @@ def _wire_class(core_model: type[BaseModel]) -> type[GhostexecAction]:
 
 WIRE_ACTION_MODELS: tuple[type[GhostexecAction], ...] = tuple(_wire_class(m) for m in _core_actions.ACTION_MODELS)
 _CORE_BY_WIRE: dict[type, type[_core_actions._ActionBase]] = dict(zip(WIRE_ACTION_MODELS, _core_actions.ACTION_MODELS))
+_CORE_FIELDS: dict[type, tuple[str, ...]] = {m: tuple(m.model_fields) for m in _core_actions.ACTION_MODELS}
 WIRE_BY_TYPE: dict[str, type[GhostexecAction]] = dict(zip(_core_actions.ACTION_TYPES, WIRE_ACTION_MODELS))
 
 (

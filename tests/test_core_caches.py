@@ -10,6 +10,7 @@ import pytest
 
 from ghostexec import Simulation, available_tasks
 from ghostexec.agent import free_slots
+from ghostexec.graders import grade_world
 from ghostexec.policies import greedy_state
 
 
@@ -77,4 +78,6 @@ def test_caches_never_change_an_episode(task):
             assert x.breakdown == y.breakdown, f"{task} seed {seed} step {step}"
             assert x.info["changes"] == y.info["changes"] and x.info["events"] == y.info["events"]
             assert cached.state_hash() == fresh.state_hash(), f"{task} seed {seed} step {step}"
+            # Simulation.grade() is cached until the world moves: asked every step, never stale.
+            assert cached.grade() == grade_world(cached.world), f"{task} seed {seed} step {step}"
         assert fresh.done and cached.grade() == fresh.grade()
