@@ -260,15 +260,19 @@ def render(w: World, *, last_action: str | None = None) -> str:
     ex = w.executive
     out: list[str] = []
     add = out.append
-    head = w.line_cache.get(("h", now))  # shared per scenario: every episode passes the same times
+    # The opening lines depend only on the clock, the step and stress (the rest is the scenario's
+    # fixed text), so they are shared by every episode of the scenario like the entity lines.
+    cache = w.line_cache
+    key = ("h", now, w.step, ex.stress)
+    head = cache.get(key)
     if head is None:
-        head = w.line_cache[("h", now)] = f"=== GHOSTEXEC BRIEFING — {now:%a %d %b %Y %H:%M} — {s.title} ==="
+        head = cache[key] = (
+            f"=== GHOSTEXEC BRIEFING — {now:%a %d %b %Y %H:%M} — {s.title} ===\n"
+            f"You are chief of staff to {ex.name}, {ex.title} at {ex.organisation}. "
+            f"Step {w.step} of {s.step_budget} ({w.steps_remaining} remaining); each step takes {s.minutes_per_step} min.\n"
+            f"Executive stress: {ex.stress}/100."
+        )
     add(head)
-    add(
-        f"You are chief of staff to {ex.name}, {ex.title} at {ex.organisation}. "
-        f"Step {w.step} of {s.step_budget} ({w.steps_remaining} remaining); each step takes {s.minutes_per_step} min."
-    )
-    add(f"Executive stress: {ex.stress}/100.")
 
     # --- since last step
     add("")
@@ -300,7 +304,13 @@ def render(w: World, *, last_action: str | None = None) -> str:
     add(_section(w, "contacts", (w.versions["contacts"], w.versions["tasks"]), None, _contacts))
 
     add("")
-    add(f"STATUS: stress {ex.stress}/100 · {w.steps_remaining} steps remaining" + (" · EPISODE OVER" if w.done else ""))
+    key = ("s", w.step, ex.stress)
+    status = cache.get(key)
+    if status is None:
+        status = cache[key] = f"STATUS: stress {ex.stress}/100 · {w.steps_remaining} steps remaining" + (
+            " · EPISODE OVER" if w.done else ""
+        )
+    add(status)
     text = "\n".join(out)
     if len(text) > MAX_CHARS:
         text = text[: MAX_CHARS - 40] + "\n… [briefing truncated at limit]"

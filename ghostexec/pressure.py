@@ -215,13 +215,26 @@ def urgencies(w: World) -> list[Urgency]:
             until = min(until, t.deadline)
         elif t.status is not TaskStatus.delegated and PRIORITY_RANK[t.priority] >= _HIGH:
             out.append(Urgency(f"{t.id} is overdue", tasks=(t.id,)))
-    w.section_cache["urgencies"] = (conflicts, version, until, out)
+    targets = (
+        frozenset(i for u in out for i in u.emails),
+        frozenset(i for u in out for i in u.meetings),
+        frozenset(i for u in out for i in u.tasks),
+    )
+    w.section_cache["urgencies"] = (conflicts, version, until, out, [u.reason for u in out], targets)
     return out
 
 
 def urgent_reasons(w: World) -> list[str]:
-    """Why doing nothing now would be neglect (empty list: nothing is urgent)."""
-    return [u.reason for u in urgencies(w)]
+    """Why doing nothing now would be neglect (empty list: nothing is urgent). Shared with the
+    urgencies cache: callers must not mutate it."""
+    urgencies(w)
+    return w.section_cache["urgencies"][4]
+
+
+def urgent_targets(w: World) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """(emails, meetings, tasks) whose handling answers the urgency `urgent_reasons` reports."""
+    urgencies(w)
+    return w.section_cache["urgencies"][5]
 
 
 def refresh(w: World) -> None:

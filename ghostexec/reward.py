@@ -33,7 +33,7 @@ from datetime import datetime
 
 from .actions import CancelMeeting, CompleteTask, DelegateTask, ReplyEmail, RescheduleMeeting
 from .content import ReplyReading
-from .pressure import urgencies, urgent_reasons
+from .pressure import urgent_reasons, urgent_targets
 from .results import ExpectationResult, RewardBreakdown, RewardComponent
 from .state import World
 from .world import MOOD_INDEX, NEUTRAL_INDEX, MeetingStatus, Priority, Relationship, TaskStatus
@@ -150,30 +150,20 @@ def potentials(w: World) -> Potentials:
     return Potentials(conflict, _task_potential(w), _relationship_potential(w), -w.executive.stress / STRESS_SCALE)
 
 
-def _urgent_targets(w: World) -> tuple[set[str], set[str], set[str]]:
-    """(emails, meetings, tasks) whose handling answers the urgency `urgent_reasons` reports."""
-    emails, meetings, tasks = set(), set(), set()
-    for u in urgencies(w):
-        emails.update(u.emails)
-        meetings.update(u.meetings)
-        tasks.update(u.tasks)
-    return emails, meetings, tasks
-
-
 def neglect_reasons(w: World, action) -> list[str]:
     """Why this step neglects urgent work (empty: it does not). Called before the action applies:
     while anything is urgent, every action except one aimed at an urgent item is neglect."""
     reasons = urgent_reasons(w)
     if not reasons:
         return []
-    emails, meetings, tasks = _urgent_targets(w)
+    emails, meetings, tasks = urgent_targets(w)
     if isinstance(action, ReplyEmail) and action.email_id in emails:
         return []
     if isinstance(action, RescheduleMeeting | CancelMeeting) and action.meeting_id in meetings:
         return []
     if isinstance(action, CompleteTask | DelegateTask) and action.task_id in tasks:
         return []
-    return reasons
+    return list(reasons)  # a copy: the cached list is shared
 
 
 def breakdown(
