@@ -38,3 +38,19 @@ def test_ws_bench_runs_and_reports_both_servers(tmp_path):
         assert results[kind]["sequential"]["steps"] == 20
         assert [c["sessions"] for c in results[kind]["concurrent"]] == [1, 3]
         assert all(c["steps"] > 0 for c in results[kind]["concurrent"])
+
+
+def test_ws_ceiling_runs_both_environments_in_process():
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "ws_ceiling.py"), "--sessions", "1", "3", "--seconds", "0.2"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = [line.split() for line in out.stdout.splitlines() if line.strip()[:1].isdigit()]
+    assert [r[0] for r in rows] == ["1", "3"]
+    for r in rows:
+        echo, ghost = float(r[1]), float(r[2])
+        assert echo > 0 and ghost > 0 and abs(float(r[3]) - ghost / echo) <= 0.011
