@@ -365,14 +365,12 @@ def tune_runtime() -> None:
     """Process-level GC tuning for a long-running server (called by `serve`). Each step allocates
     many short-lived objects while dozens of live worlds sit in memory; freezing the start-up heap
     (modules, schemas) and collecting the young generation less often keeps the collector from
-    rescanning them (~15% per step at 64 sessions in our measurements). A step's garbage is freed
-    by reference counting (worlds hold no cycles), so a young-generation threshold of 50,000 costs
-    little memory and gave ~10% more steps/s at 64 sessions than 10,000 (docs/openenv.md)."""
+    rescanning them (~15% per step at 64 sessions in our measurements)."""
     import gc
 
     gc.collect()
     gc.freeze()
-    gc.set_threshold(50_000, 20, 50)
+    gc.set_threshold(10_000, 20, 50)
 
 
 def main(argv: list[str] | None = None) -> int:
