@@ -16,34 +16,21 @@ import json
 from typing import Any
 
 import httpx
-import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
-from reliability import assert_back_to_zero
+from reliability import live_app_fixtures
 from schemathesis.generation import GenerationMode
 
-from ghostexec.cli import create_app
 from mcp_server.testing import INIT, MCP_ACCEPT
-from openenv_server.testing import running_server
 
 CASES_PER_OPERATION = 25  # x2 modes (valid, invalid) x 13 operations: ~300 requests
 MCP_FRAMES = 150
 
 
-@pytest.fixture(scope="module")
-def live():
-    app = create_app()
-    with running_server(app=app) as url:
-        yield url, app
-
-
-@pytest.fixture(autouse=True)
-def _no_leaks(live):
-    yield
-    assert_back_to_zero(live[1])
+live, _no_leaks = live_app_fixtures()
 
 
 def _useful_message(body: Any) -> bool:

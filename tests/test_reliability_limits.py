@@ -11,27 +11,15 @@ import json
 from pathlib import Path
 
 import httpx
-import pytest
-from reliability import assert_back_to_zero
+from reliability import live_app_fixtures
 
-from ghostexec.cli import create_app
 from mcp_server.testing import INIT, MCP_ACCEPT
 from openenv_server.testing import running_server
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module")
-def small():
-    app = create_app(max_mcp_sessions=2, max_episodes=2, max_body_bytes=4096)
-    with running_server(app=app) as url:
-        yield url, app
-
-
-@pytest.fixture(autouse=True)
-def _no_leaks(small):
-    yield
-    assert_back_to_zero(small[1])
+small, _no_leaks = live_app_fixtures("small", max_mcp_sessions=2, max_episodes=2, max_body_bytes=4096)
 
 
 def test_body_size_limit_is_a_413_with_a_json_reason_on_every_kind_of_route(small):

@@ -8,26 +8,12 @@ import json
 import re
 
 import httpx
-import pytest
-from reliability import assert_back_to_zero
+from reliability import live_app_fixtures
 from websockets.sync.client import connect as ws_connect
 
-from ghostexec.cli import create_app
 from mcp_server.testing import INIT, MCP_ACCEPT
-from openenv_server.testing import running_server
 
-
-@pytest.fixture(scope="module")
-def live():
-    app = create_app()
-    with running_server(app=app) as url:
-        yield url, app
-
-
-@pytest.fixture(autouse=True)
-def _no_leaks(live):
-    yield
-    assert_back_to_zero(live[1])
+live, _no_leaks = live_app_fixtures()
 
 
 def _ask(ws, message: dict) -> dict:
