@@ -51,32 +51,10 @@ serve(create_app(settings), settings)
 FLOOR_SERVER = """
 import sys
 from openenv.core.env_server.http_server import create_app
-from openenv.core.env_server.interfaces import Environment
-from openenv.core.env_server.types import Action, Observation, State
 from openenv_server.app import Settings, tune_runtime, uvicorn_config
 from openenv_server.limits import PayloadLimitMiddleware
 import uvicorn
-
-class EchoAction(Action):
-    message: str = ""
-
-class EchoObservation(Observation):
-    echo: str = ""
-
-class EchoEnv(Environment):
-    SUPPORTS_CONCURRENT_SESSIONS = True
-    def __init__(self):
-        super().__init__()
-        self._state = State(episode_id="echo", step_count=0)
-    def reset(self, seed=None, episode_id=None, **kw):
-        self._state = State(episode_id=episode_id or "echo", step_count=0)
-        return EchoObservation(echo="", reward=0.0)
-    def step(self, action, timeout_s=None, **kw):
-        self._state.step_count += 1
-        return EchoObservation(echo=action.message, reward=0.0)
-    @property
-    def state(self):
-        return self._state
+from bench.echo_env import EchoAction, EchoEnv, EchoObservation
 
 ENV, ACTION, OBSERVATION = EchoEnv, EchoAction, EchoObservation
 """

@@ -27,46 +27,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from openenv.core.env_server.interfaces import Environment
 from openenv.core.env_server.serialization import deserialize_action, serialize_observation
-from openenv.core.env_server.types import Action, Observation, State, WSObservationResponse, WSStepMessage
+from openenv.core.env_server.types import WSObservationResponse, WSStepMessage
 
+from bench.echo_env import EchoAction, InlineEchoEnv
 from openenv_server.app import tune_runtime
 from openenv_server.environment import GhostexecEnvironment
 from openenv_server.models import GhostexecAction
 
-
-class EchoAction(Action):
-    message: str = ""
-
-
-class EchoObservation(Observation):
-    echo: str = ""
-
-
-class EchoEnv(Environment):
-    """The reference: a trivial environment (bench/ws_bench.py's floor, without the thread hop)."""
-
-    SUPPORTS_CONCURRENT_SESSIONS = True
-
-    def reset(self, seed=None, episode_id=None, **kw):
-        return EchoObservation(echo="", reward=0.0)
-
-    def step(self, action, timeout_s=None, **kw):
-        return EchoObservation(echo=action.message, reward=0.0)
-
-    async def reset_async(self, seed=None, episode_id=None, **kw):
-        return self.reset()
-
-    async def step_async(self, action, timeout_s=None, **kw):
-        return self.step(action)
-
-    @property
-    def state(self):
-        return State(episode_id="echo", step_count=0)
-
-
 KINDS = {
     "ghostexec": (GhostexecEnvironment, GhostexecAction, {"action_type": "do_nothing"}, {"task_id": "phase2_core", "seed": 0}),
-    "echo": (EchoEnv, EchoAction, {"message": "hello"}, {}),
+    "echo": (InlineEchoEnv, EchoAction, {"message": "hello"}, {}),
 }
 
 
