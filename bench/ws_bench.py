@@ -18,7 +18,8 @@ All servers are up for the whole run and every measurement alternates between th
 blocks of steps in turn; concurrent: floor then Ghostexec at each level), so background load on a
 shared host skews both alike. Reported: sequential step latency (one session: median, p90, p99)
 and aggregate steps/s with N concurrent sessions (each loops step-after-step for --seconds; a Ghostexec session that finishes
-its episode resets and carries on; resets take wall time but are not counted as steps).
+its episode resets and carries on; resets take wall time but are not counted as steps). Every
+Ghostexec session and episode has its own seed, so concurrent sessions are different worlds.
 Targets (issue #3): sequential median <= 1.3x the floor; >= 5,000 steps/s at 64 sessions on 2 cores.
 """
 
@@ -165,14 +166,26 @@ def stop_server(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-async def _session(url: str, kind: str, *, steps: int | None, until: float | None, latencies: list[float] | None) -> int:
+def _reset_message(kind: str, seed: int) -> str:
+    """The reset for one episode. Each Ghostexec session and episode gets its own seed, so 64
+    sessions are 64 different worlds (not one world in lockstep sharing every cached line)."""
+    message = TARGETS[kind]["reset"]
+    if "seed" in message["data"]:
+        message = {**message, "data": {**message["data"], "seed": seed}}
+    return json.dumps(message)
+
+
+async def _session(
+    url: str, kind: str, *, steps: int | None, until: float | None, latencies: list[float] | None, seed: int = 0, stride: int = 1
+) -> int:
+    """One client: reset, then step until `steps` or `until`; an episode that ends is followed by
+    a reset with the next seed of this session (seed, seed + stride, ...)."""
     from websockets.asyncio.client import connect
 
-    reset = json.dumps(TARGETS[kind]["reset"])
     step = json.dumps(TARGETS[kind]["step"])
     done_steps = 0
     async with connect(url, max_size=None) as ws:
-        await ws.send(reset)
+        await ws.send(_reset_message(kind, seed))
         await ws.recv()
         clock = time.perf_counter
         while True:
@@ -189,7 +202,8 @@ async def _session(url: str, kind: str, *, steps: int | None, until: float | Non
                 raise RuntimeError(f"unexpected reply: {str(reply)[:300]}")
             done_steps += 1
             if reply["data"].get("done"):
-                await ws.send(reset)
+                seed += stride
+                await ws.send(_reset_message(kind, seed))
                 await ws.recv()
     return done_steps
 
@@ -223,7 +237,9 @@ async def concurrent(url: str, kind: str, sessions: int, seconds: float) -> dict
     lat: list[float] = []
     start = time.perf_counter()
     until = start + seconds
-    counts = await asyncio.gather(*(_session(url, kind, steps=None, until=until, latencies=lat) for _ in range(sessions)))
+    counts = await asyncio.gather(
+        *(_session(url, kind, steps=None, until=until, latencies=lat, seed=i, stride=sessions) for i in range(sessions))
+    )
     elapsed = time.perf_counter() - start
     total = sum(counts)
     return {

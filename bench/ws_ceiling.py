@@ -40,8 +40,14 @@ KINDS = {
 }
 
 
-async def _session(kind: str, env: Environment, until: float, timing: list[int]) -> int:
-    _, action_cls, data, reset = KINDS[kind]
+def _reset_args(kind: str, seed: int) -> dict:
+    """Each Ghostexec session and episode gets its own seed (different worlds, as in ws_bench)."""
+    reset = KINDS[kind][3]
+    return {**reset, "seed": seed} if "seed" in reset else reset
+
+
+async def _session(kind: str, env: Environment, until: float, timing: list[int], seed: int, stride: int) -> int:
+    _, action_cls, data, _ = KINDS[kind]
     raw = json.dumps({"type": "step", "data": data})
     steps = 0
     clock = time.perf_counter
@@ -54,19 +60,20 @@ async def _session(kind: str, env: Environment, until: float, timing: list[int])
         WSObservationResponse(data=serialize_observation(obs)).model_dump_json().encode("utf-8")
         steps += 1
         if obs.done:
-            await env.reset_async(**reset)
+            seed += stride
+            await env.reset_async(**_reset_args(kind, seed))
         await asyncio.sleep(0)  # let the other sessions in, as socket waits would
     return steps
 
 
 async def _run(kind: str, sessions: int, seconds: float) -> dict[str, float]:
-    env_cls, _, _, reset = KINDS[kind]
+    env_cls = KINDS[kind][0]
     envs = [env_cls() for _ in range(sessions)]
-    for env in envs:
-        await env.reset_async(**reset)
+    for i, env in enumerate(envs):
+        await env.reset_async(**_reset_args(kind, i))
     timing = [0]
     start = time.perf_counter()
-    counts = await asyncio.gather(*(_session(kind, env, start + seconds, timing) for env in envs))
+    counts = await asyncio.gather(*(_session(kind, env, start + seconds, timing, i, sessions) for i, env in enumerate(envs)))
     elapsed = time.perf_counter() - start
     total = sum(counts)
     return {"sessions": sessions, "steps_per_s": total / elapsed, "step_us": timing[0] / total / 1e3}
