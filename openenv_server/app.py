@@ -326,15 +326,19 @@ def _add_ghostexec_routes(
 
 
 def uvicorn_config(app: Any, settings: Settings, **extra: Any) -> Any:
-    """The uvicorn Config `serve` uses (tests and the bench use it too, so all run the same way)."""
+    """The uvicorn Config `serve` uses (tests and the bench use it too, so all run the same way).
+    WebSockets use uvicorn's sans-I/O protocol with batched read flow control (openenv_server.websocket);
+    pass `ws="websockets-sansio"` for uvicorn's own."""
     import uvicorn
 
+    from .websocket import BatchedFlowWebSocketProtocol
+
+    extra.setdefault("ws", BatchedFlowWebSocketProtocol)
     return uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
-        ws="websockets-sansio",
         ws_ping_interval=settings.ws_ping_interval_s,
         ws_ping_timeout=settings.ws_ping_timeout_s,
         ws_per_message_deflate=settings.ws_compression,

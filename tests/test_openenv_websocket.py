@@ -1,0 +1,155 @@
+"""The WebSocket protocol's batched flow control (openenv_server.websocket).
+
+Unit level: messages fed to the protocol pause reading only at the high-water mark (by count or by
+size) and resume once drained below half of it. Live: a client that pipelines many steps without
+reading gets every reply, in order, identical to stepping one at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+import uvicorn
+from websockets.sync.client import connect as ws_connect
+
+from openenv_server.app import Settings, uvicorn_config
+from openenv_server.testing import running_server
+from openenv_server.websocket import HIGH_WATER_BYTES, HIGH_WATER_MESSAGES, BatchedFlowWebSocketProtocol
+
+
+class FakeTransport:
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def pause_reading(self) -> None:
+        self.calls.append("pause")
+
+    def resume_reading(self) -> None:
+        self.calls.append("resume")
+
+    def is_closing(self) -> bool:
+        return False
+
+
+def _protocol() -> tuple[BatchedFlowWebSocketProtocol, FakeTransport]:
+    async def app(scope, receive, send):  # never called: no handshake in these tests
+        raise AssertionError
+
+    config = uvicorn.Config(app, ws=BatchedFlowWebSocketProtocol)
+    config.load()
+    proto = BatchedFlowWebSocketProtocol(config=config, server_state=uvicorn.server.ServerState(), app_state={})
+    transport = FakeTransport()
+    proto.transport = transport  # the handshake would set it; the flow control only needs these calls
+    return proto, transport
+
+
+def _feed(proto: BatchedFlowWebSocketProtocol, text: bytes) -> None:
+    proto.curr_msg_data_type = "text"
+    proto.frames = [text]
+    proto.send_receive_event_to_app()
+
+
+def test_uvicorn_config_uses_the_batched_protocol_and_can_be_given_uvicorns_own():
+    settings = Settings()
+    assert uvicorn_config(None, settings).ws is BatchedFlowWebSocketProtocol
+    assert uvicorn_config(None, settings, ws="websockets-sansio").ws == "websockets-sansio"
+
+
+def test_reading_pauses_only_at_the_message_high_water_mark_and_resumes_below_half():
+    async def run():
+        proto, transport = _protocol()
+        for _ in range(HIGH_WATER_MESSAGES - 1):
+            _feed(proto, b'{"type": "step", "data": {"action_type": "do_nothing"}}')
+        assert transport.calls == []  # uvicorn's own protocol would have paused after the first
+        _feed(proto, b'{"type": "state"}')
+        assert transport.calls == ["pause"] and proto.read_paused
+        _feed(proto, b'{"type": "state"}')  # bytes already in one read are still queued, no second pause
+        assert transport.calls == ["pause"]
+        received = []
+        while proto.read_paused:  # a protocol that never resumes fails here (queue drained, still paused)
+            received.append(await asyncio.wait_for(proto.receive(), 2))
+        assert transport.calls == ["pause", "resume"]
+        assert proto.queue.qsize() == HIGH_WATER_MESSAGES // 2 - 1
+        while not proto.queue.empty():
+            received.append(await proto.receive())
+        assert len(received) == HIGH_WATER_MESSAGES + 1
+        assert [m["type"] for m in received] == ["websocket.receive"] * len(received)
+        assert received[0]["text"].startswith('{"type": "step"') and received[-1]["text"] == '{"type": "state"}'
+        assert proto.queued_bytes == 0
+
+    asyncio.run(run())
+
+
+def test_reading_pauses_at_the_byte_high_water_mark():
+    async def run():
+        proto, transport = _protocol()
+        _feed(proto, b"x" * (HIGH_WATER_BYTES // 2))
+        assert transport.calls == []
+        _feed(proto, b"y" * (HIGH_WATER_BYTES // 2))
+        assert transport.calls == ["pause"]
+        first = await proto.receive()
+        assert first["text"][0] == "x" and transport.calls == ["pause"]  # still at half the mark
+        await proto.receive()
+        assert transport.calls == ["pause", "resume"] and proto.queued_bytes == 0
+
+    asyncio.run(run())
+
+
+def test_invalid_utf8_still_closes_the_connection_without_queueing_a_message():
+    async def run():
+        proto, transport = _protocol()
+        written = []
+        transport.write = written.append
+        transport.close = lambda: transport.calls.append("close")
+        proto.conn.state = proto.conn.state.__class__.OPEN  # as after a handshake
+        _feed(proto, b"\xff\xfe")
+        message = await proto.receive()
+        assert message["type"] == "websocket.disconnect" and message["code"] == 1007
+        assert "close" in transport.calls and "pause" not in transport.calls and proto.queued_bytes == 0
+
+    asyncio.run(run())
+
+
+@pytest.fixture(scope="module")
+def server():
+    with running_server() as url:
+        yield url.replace("http://", "ws://") + "/ws"
+
+
+def test_pipelined_steps_all_come_back_in_order_and_match_lockstep(server):
+    """Bursts of more than the high-water mark, sent without reading, with pauses between bursts so
+    later bursts arrive after reading has paused: every reply comes back, in order, as in lockstep."""
+
+    bursts = []
+    for k in range(3):
+        burst = [json.dumps({"type": "reset", "data": {"task_id": "phase2_core", "seed": k}})]
+        for i in range(2 * HIGH_WATER_MESSAGES):
+            action = (
+                {"action_type": "archive_email", "email_id": f"e{i % 25 + 1:02d}"}
+                if i % 3 == 0
+                else {"action_type": "do_nothing"}
+            )
+            burst.append(json.dumps({"type": "step", "data": action}))
+        bursts.append(burst)
+    messages = [m for burst in bursts for m in burst]
+
+    with ws_connect(server, max_size=None) as ws:
+        for burst in bursts:
+            for m in burst:
+                ws.send(m)
+            time.sleep(0.2)  # the server has read and queued this burst (and paused) before the next
+        pipelined = [json.loads(ws.recv(timeout=30)) for _ in messages]
+
+    with ws_connect(server, max_size=None) as ws:
+        lockstep = []
+        for m in messages:
+            ws.send(m)
+            lockstep.append(json.loads(ws.recv(timeout=30)))
+
+    per_burst = 1 + 2 * HIGH_WATER_MESSAGES
+    steps = [r["data"]["observation"]["step"] for r in pipelined]
+    assert steps == list(range(per_burst)) * len(bursts)
+    assert pipelined == lockstep
