@@ -233,8 +233,22 @@ async def sequential(urls: dict[str, str], steps: int, rounds: int = 10) -> dict
     }
 
 
-async def concurrent(url: str, kind: str, sessions: int, seconds: float) -> dict[str, float]:
+def process_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds a process has used so far (Linux /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+async def concurrent(url: str, kind: str, sessions: int, seconds: float, server_pid: int | None = None) -> dict[str, float]:
+    """Aggregate steps/s with `sessions` clients for `seconds`, plus the CPU time the server process
+    and this client process spent per step (what bounds throughput when client and server share
+    the host's cores: the server is one Python process, so it can use at most one core)."""
     lat: list[float] = []
+    server_cpu0 = process_cpu_s(server_pid) if server_pid else None
+    client_cpu0 = time.process_time()
     start = time.perf_counter()
     until = start + seconds
     counts = await asyncio.gather(
@@ -242,7 +256,12 @@ async def concurrent(url: str, kind: str, sessions: int, seconds: float) -> dict
     )
     elapsed = time.perf_counter() - start
     total = sum(counts)
-    return {
+    server_cpu1 = process_cpu_s(server_pid) if server_pid else None
+    cpu = {"client_cpu_us_per_step": (time.process_time() - client_cpu0) / max(total, 1) * 1e6}
+    if server_cpu0 is not None and server_cpu1 is not None:
+        cpu["server_cpu_us_per_step"] = (server_cpu1 - server_cpu0) / max(total, 1) * 1e6
+        cpu["server_cores_busy"] = (server_cpu1 - server_cpu0) / elapsed
+    return cpu | {
         "sessions": sessions,
         "steps_per_s": total / elapsed,
         "p50_ms": statistics.median(lat) * 1e3 if lat else float("nan"),
@@ -268,7 +287,7 @@ def run(args: argparse.Namespace) -> dict:
             results[kind] = {"sequential": seq[kind], "concurrent": []}
         for n in args.sessions:
             for kind, url in urls.items():
-                results[kind]["concurrent"].append(asyncio.run(concurrent(url, kind, n, args.seconds)))
+                results[kind]["concurrent"].append(asyncio.run(concurrent(url, kind, n, args.seconds, procs[kind].pid)))
     finally:
         for proc in procs.values():
             stop_server(proc)
@@ -292,10 +311,21 @@ def report(results: dict) -> str:
     if p:
         pr = p["sequential"]["median_ms"] / f["sequential"]["median_ms"]
         lines.append(f"  payload / floor median:   {pr:.2f}x  (Ghostexec's real observation carried, nothing simulated)")
-    lines += ["", "concurrent                 sessions   steps/s    p50      p99"]
+    lines += [
+        "",
+        "concurrent                 sessions   steps/s    p50      p99    server CPU/step (cores busy)  client CPU/step",
+    ]
     for name, r in rows:
         for c in r["concurrent"]:
-            lines.append(f"  {name:24} {c['sessions']:6d} {c['steps_per_s']:9.0f} {c['p50_ms']:7.2f}ms {c['p99_ms']:7.2f}ms")
+            server = (
+                f"{c['server_cpu_us_per_step']:8.0f} µs ({c['server_cores_busy']:.2f})"
+                if "server_cpu_us_per_step" in c
+                else "       n/a       "
+            )
+            lines.append(
+                f"  {name:24} {c['sessions']:6d} {c['steps_per_s']:9.0f} {c['p50_ms']:7.2f}ms {c['p99_ms']:7.2f}ms"
+                f"   {server}          {c['client_cpu_us_per_step']:6.0f} µs"
+            )
     at64 = [c for c in g["concurrent"] if c["sessions"] == 64]
     if at64:
         lines.append(f"  ghostexec at 64 sessions: {at64[0]['steps_per_s']:.0f} steps/s  (target >= 5000 on 2 cores)")
