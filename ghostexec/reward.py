@@ -34,7 +34,7 @@ from datetime import datetime
 from .actions import CancelMeeting, CompleteTask, DelegateTask, ReplyEmail, RescheduleMeeting
 from .content import ReplyReading
 from .pressure import urgent_reasons, urgent_targets
-from .results import ExpectationResult, RewardBreakdown, RewardComponent
+from .results import ExpectationResult, RewardBreakdown, RewardComponent, assemble, build
 from .state import World
 from .world import MOOD_INDEX, NEUTRAL_INDEX, MeetingStatus, Priority, Relationship, TaskStatus
 
@@ -66,10 +66,21 @@ ZERO = {
 }
 
 
+_COMPONENT_FIELDS = frozenset(("name", "weight", "raw", "value", "detail"))
+
+
+def _made(name: str, weight: float, raw: float, detail: str) -> RewardComponent:
+    """A component from floats and a str the core computed itself: built without re-validation
+    (this runs several times per step; tests/test_core_results.py re-validates the results)."""
+    return assemble(
+        RewardComponent, {"name": name, "weight": weight, "raw": raw, "value": weight * raw, "detail": detail}, set(_COMPONENT_FIELDS)
+    )
+
+
 def _component(name: str, weight: float, raw: float) -> RewardComponent:
     if raw == 0.0:
         return ZERO[name]
-    return RewardComponent(name=name, weight=weight, raw=raw, value=weight * raw, detail=DETAILS[name])
+    return _made(name, weight, raw, DETAILS[name])
 
 
 KEY_RELATIONSHIPS = {Relationship.board, Relationship.client, Relationship.family, Relationship.executive}
@@ -185,10 +196,10 @@ def breakdown(
         _component("task", W_TASK, dt),
         _component("relationship", W_RELATIONSHIP, dr),
         _component("shaping", 1.0, ds),
-        RewardComponent(name="invalid_penalty", weight=1.0, raw=INVALID_PENALTY, value=INVALID_PENALTY, detail=error or "")
+        _made("invalid_penalty", 1.0, INVALID_PENALTY, error or "")
         if invalid
         else NO_INVALID,
-        RewardComponent(name="idle_penalty", weight=1.0, raw=IDLE_PENALTY, value=IDLE_PENALTY, detail="; ".join(idle_reasons[:4]))
+        _made("idle_penalty", 1.0, IDLE_PENALTY, "; ".join(idle_reasons[:4]))
         if idle_reasons and not invalid
         else NO_IDLE,
     ]
@@ -198,4 +209,4 @@ def breakdown(
     expectations = []
     if reading is not None and email_id is not None:
         expectations = [ExpectationResult(email_id=email_id, label=label, met=ok) for label, ok in reading.met]
-    return RewardBreakdown(components=comps, total=total, expectations=expectations)
+    return build(RewardBreakdown, components=comps, total=total, expectations=expectations)
