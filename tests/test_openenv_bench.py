@@ -54,3 +54,33 @@ def test_ws_ceiling_runs_both_environments_in_process():
     for r in rows:
         echo, ghost = float(r[1]), float(r[2])
         assert echo > 0 and ghost > 0 and abs(float(r[3]) - ghost / echo) <= 0.011
+
+
+def test_cold_bench_reports_warm_and_disturbed_steps_against_its_warm_mean():
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "cold_bench.py"),
+            "--seconds", "0.4",
+            "--evict-mb", "1",
+            "--gap-us", "100",
+            "--sessions", "2",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = {}
+    for line in out.stdout.splitlines():
+        for label in ("nothing (warm)", "read 1 MB", "sleep 100 µs"):
+            if line.startswith(label):
+                rows[label] = line[len(label) :].split()
+    assert set(rows) == {"nothing (warm)", "read 1 MB", "sleep 100 µs"}, out.stdout
+    warm = float(rows["nothing (warm)"][1].removesuffix("µs"))
+    assert rows["nothing (warm)"][-1] == "1.00x"
+    for cells in rows.values():
+        echo, mean = (float(c.removesuffix("µs")) for c in cells[:2])
+        assert echo > 0 and mean > 0
+        assert abs(float(cells[-1].removesuffix("x")) - mean / warm) <= 0.006
