@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from openenv_server.client import GhostexecEnv  # noqa: E402
-from openenv_server.testing import free_port, wait_for_http  # noqa: E402
+from openenv_server.testing import free_port, stop_process, wait_for_http  # noqa: E402
 
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 PROTOCOL = "2025-11-25"
@@ -196,12 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         rss_after = rss_mb(pid)
     finally:
         if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc, timeout_s=30)
 
     all_lat = res["ws_lat"] + res["mcp_lat"]
     total = len(all_lat)

@@ -30,7 +30,6 @@ import asyncio
 import json
 import os
 import platform
-import signal
 import statistics
 import subprocess
 import sys
@@ -40,6 +39,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from openenv_server.testing import free_port, stop_process  # noqa: E402
 
 GHOSTEXEC_SERVER = """
 import sys
@@ -123,14 +124,6 @@ TARGETS = {
 TARGETS["payload"] = TARGETS["ghostexec"]
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_server(kind: str, max_sessions: int) -> tuple[subprocess.Popen, int]:
     port = free_port()
     code = SERVERS[kind]
@@ -155,15 +148,6 @@ def start_server(kind: str, max_sessions: int) -> tuple[subprocess.Popen, int]:
             proc.kill()
             raise RuntimeError(f"{kind} server did not start: {proc.communicate()[1][-2000:]}")
         time.sleep(0.1)
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def _reset_message(kind: str, seed: int) -> str:
@@ -290,7 +274,7 @@ def run(args: argparse.Namespace) -> dict:
                 results[kind]["concurrent"].append(asyncio.run(concurrent(url, kind, n, args.seconds, procs[kind].pid)))
     finally:
         for proc in procs.values():
-            stop_server(proc)
+            stop_process(proc)
     return results
 
 

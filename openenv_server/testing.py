@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -49,6 +50,17 @@ def running_server(
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def stop_process(proc: subprocess.Popen, timeout_s: float = 10.0) -> None:
+    """Stop a server started in a subprocess: SIGTERM (uvicorn shuts down cleanly), then SIGKILL
+    if it has not exited within `timeout_s`."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def wait_for_http(url: str, timeout_s: float = 30.0) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ import httpx
 import pytest
 
 from openenv_server.client import GhostexecEnv
-from openenv_server.testing import free_port, running_server, wait_for_http
+from openenv_server.testing import free_port, running_server, stop_process, wait_for_http
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -84,12 +83,7 @@ def test_the_images_exact_command_serves_the_app_and_passes_openenv_validate():
             result = client.reset(task_id="phase2_core")
             assert client.step({"action_type": "do_nothing"}).observation.step == 1 and not result.done
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout_s=15)
 
 
 def _doc_example(name: str) -> str:
