@@ -34,7 +34,7 @@ from datetime import datetime
 from .actions import CancelMeeting, CompleteTask, DelegateTask, ReplyEmail, RescheduleMeeting
 from .content import ReplyReading
 from .pressure import urgent_reasons, urgent_targets
-from .results import ExpectationResult, RewardBreakdown, RewardComponent, assemble, build
+from .results import ExpectationResult, RewardBreakdown, RewardComponent, build
 from .state import World
 from .world import MOOD_INDEX, NEUTRAL_INDEX, MeetingStatus, Priority, Relationship, TaskStatus
 
@@ -66,15 +66,10 @@ ZERO = {
 }
 
 
-_COMPONENT_FIELDS = frozenset(("name", "weight", "raw", "value", "detail"))
-
-
 def _made(name: str, weight: float, raw: float, detail: str) -> RewardComponent:
-    """A component from floats and a str the core computed itself: built without re-validation
-    (this runs several times per step; tests/test_core_results.py re-validates the results)."""
-    return assemble(
-        RewardComponent, {"name": name, "weight": weight, "raw": raw, "value": weight * raw, "detail": detail}, set(_COMPONENT_FIELDS)
-    )
+    """A component from floats and a str the core computed itself, built without re-validation
+    like the step's other results (tests/test_core_results.py re-validates them)."""
+    return build(RewardComponent, name=name, weight=weight, raw=raw, value=weight * raw, detail=detail)
 
 
 def _component(name: str, weight: float, raw: float) -> RewardComponent:
