@@ -35,25 +35,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from openenv.core.env_server.serialization import deserialize_action, serialize_observation
 from openenv.core.env_server.types import WSObservationResponse
 
-from bench.echo_env import EchoAction, InlineEchoEnv
-from openenv_server.environment import GhostexecEnvironment
-from openenv_server.models import GhostexecAction
-
-KINDS = {
-    "echo": (InlineEchoEnv, EchoAction, {"message": "hello"}, {}),
-    "ghostexec": (GhostexecEnvironment, GhostexecAction, {"action_type": "do_nothing"}, {"task_id": "phase2_core"}),
-}
+from bench.ws_ceiling import KINDS, reset_args  # the same environments, actions and seeding
 
 
 def run(kind: str, sessions: int, evict_mb: float, gap_us: float, seconds: float) -> list[float]:
     """Per-step times (µs) for `sessions` environments taking turns, with `evict_mb` MB read and
     `gap_us` µs slept before each step."""
-    env_cls, action_cls, data, reset = KINDS[kind]
+    env_cls, action_cls, data, _ = KINDS[kind]
     envs = [env_cls() for _ in range(sessions)]
-    seed = 0
-    for env in envs:
-        env.reset(**({**reset, "seed": seed} if reset else {}))
-        seed += 1
+    for seed, env in enumerate(envs):
+        env.reset(**reset_args(kind, seed))
+    seed = sessions
+    done = [False] * sessions
     sweep = bytearray(int(evict_mb * 1_000_000))
     times: list[float] = []
     clock = time.perf_counter_ns
@@ -61,9 +54,9 @@ def run(kind: str, sessions: int, evict_mb: float, gap_us: float, seconds: float
     gc.disable()
     try:
         while time.perf_counter() < until:
-            for env in envs:
-                if getattr(env, "_sim", None) is not None and env._sim.done:
-                    env.reset(**{**reset, "seed": seed})
+            for i, env in enumerate(envs):
+                if done[i]:
+                    env.reset(**reset_args(kind, seed))
                     seed += 1
                 if sweep:
                     sweep.find(b"\x01")  # reads every byte: pushes the step's lines out of L1/L2
@@ -73,6 +66,7 @@ def run(kind: str, sessions: int, evict_mb: float, gap_us: float, seconds: float
                 obs = env.step(deserialize_action(data, action_cls))
                 WSObservationResponse(data=serialize_observation(obs)).model_dump_json().encode("utf-8")
                 times.append((clock() - t0) / 1000)
+                done[i] = obs.done
     finally:
         gc.enable()
     return times

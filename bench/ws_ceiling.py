@@ -40,7 +40,7 @@ KINDS = {
 }
 
 
-def _reset_args(kind: str, seed: int) -> dict:
+def reset_args(kind: str, seed: int) -> dict:
     """Each Ghostexec session and episode gets its own seed (different worlds, as in ws_bench)."""
     reset = KINDS[kind][3]
     return {**reset, "seed": seed} if "seed" in reset else reset
@@ -61,7 +61,7 @@ async def _session(kind: str, env: Environment, until: float, timing: list[int],
         steps += 1
         if obs.done:
             seed += stride
-            await env.reset_async(**_reset_args(kind, seed))
+            await env.reset_async(**reset_args(kind, seed))
         await asyncio.sleep(0)  # let the other sessions in, as socket waits would
     return steps
 
@@ -70,7 +70,7 @@ async def _run(kind: str, sessions: int, seconds: float) -> dict[str, float]:
     env_cls = KINDS[kind][0]
     envs = [env_cls() for _ in range(sessions)]
     for i, env in enumerate(envs):
-        await env.reset_async(**_reset_args(kind, i))
+        await env.reset_async(**reset_args(kind, i))
     timing = [0]
     start = time.perf_counter()
     counts = await asyncio.gather(*(_session(kind, env, start + seconds, timing, i, sessions) for i, env in enumerate(envs)))
