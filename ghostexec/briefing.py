@@ -168,43 +168,46 @@ def _calendar(w: World) -> tuple[str, datetime]:
     return "\n".join(out), valid_until
 
 
-def _conflict_parts(w: World) -> tuple[list[str], list[tuple[int, datetime]]]:
-    """The section's lines without the waiting times, plus (line index, waiting since) for each
-    unanswered email. Cached per conflict list: `pressure.refresh` builds a new list whenever the
-    calendar or mail changes, so only the ages are redone each step."""
+def _conflict_template(w: World) -> tuple[str, tuple[datetime, ...]]:
+    """The section as a `str.format` template with a `{}` where each unanswered email's waiting
+    time goes (braces in the conflicts' own text escaped), plus when each of those emails started
+    waiting; when nothing waits, the finished text and no times. Cached per conflict list:
+    `pressure.refresh` builds a new list whenever the calendar or mail changes, so only the ages
+    are redone as the clock moves."""
     conflicts = w.conflicts
-    hit = w.section_cache.get("conflict_lines")
+    hit = w.section_cache.get("conflict_template")
     if hit is not None and hit[0] is conflicts:
         return hit[1], hit[2]
     lines = [f"ACTIVE CONFLICTS ({len(conflicts)})"]
     if not conflicts:
         lines.append("- none")
-    waiting = []
+    waiting_since = []
     start = w.scenario.start
     for cf in conflicts:
+        detail = cf.detail.replace("{", "{{").replace("}", "}}")
         if cf.kind == "critical_unanswered":
-            e = w.emails[cf.items[0]]
-            waiting.append((len(lines), max(e.received_at, start)))
-            lines.append(f"- {cf.detail}, waiting ")
+            waiting_since.append(max(w.emails[cf.items[0]].received_at, start))
+            lines.append(f"- {detail}, waiting {{}}")
         else:
-            lines.append(f"- {cf.detail}")
-    w.section_cache["conflict_lines"] = (conflicts, lines, waiting)
-    return lines, waiting
+            lines.append(f"- {detail}")
+    template, since = "\n".join(lines), tuple(waiting_since)
+    if not since:
+        template = template.format()
+    w.section_cache["conflict_template"] = (conflicts, template, since)
+    return template, since
 
 
 def _conflicts(w: World) -> str:
-    lines, waiting = _conflict_parts(w)
-    if waiting:
-        now = w.clock
-        lines = lines.copy()
-        cache = w.line_cache  # shared per scenario: episodes pass the same (now, since) pairs
-        for i, since in waiting:
-            key = ("age", now, since)
-            age = cache.get(key)
-            if age is None:
-                age = cache[key] = _age(now, since)
-            lines[i] += age
-    return "\n".join(lines)
+    template, since = _conflict_template(w)
+    if not since:
+        return template
+    # The ages are shared per scenario: they depend only on the clock and the waiting times.
+    now = w.clock
+    key = ("ages", now, since)
+    ages = w.line_cache.get(key)
+    if ages is None:
+        ages = w.line_cache[key] = tuple([_age(now, t) for t in since])
+    return template.format(*ages)
 
 
 def _tasks(w: World) -> tuple[str, datetime]:
@@ -254,64 +257,51 @@ def _contacts(w: World) -> tuple[str, datetime]:
     return "\n".join(out), _FOREVER
 
 
-def render(w: World, *, last_action: str | None = None) -> str:
+def _frame(w: World) -> tuple[str, str]:
+    """The opening lines and the closing status line."""
     s = w.scenario
     now = w.clock
     ex = w.executive
-    out: list[str] = []
-    add = out.append
-    # The opening lines depend only on the clock, the step and stress (the rest is the scenario's
-    # fixed text), so they are shared by every episode of the scenario like the entity lines.
-    cache = w.line_cache
-    key = ("h", now, w.step, ex.stress)
-    head = cache.get(key)
-    if head is None:
-        head = cache[key] = (
-            f"=== GHOSTEXEC BRIEFING — {now:%a %d %b %Y %H:%M} — {s.title} ===\n"
-            f"You are chief of staff to {ex.name}, {ex.title} at {ex.organisation}. "
-            f"Step {w.step} of {s.step_budget} ({w.steps_remaining} remaining); each step takes {s.minutes_per_step} min.\n"
-            f"Executive stress: {ex.stress}/100."
-        )
-    add(head)
+    head = (
+        f"=== GHOSTEXEC BRIEFING — {now:%a %d %b %Y %H:%M} — {s.title} ===\n"
+        f"You are chief of staff to {ex.name}, {ex.title} at {ex.organisation}. "
+        f"Step {w.step} of {s.step_budget} ({w.steps_remaining} remaining); each step takes {s.minutes_per_step} min.\n"
+        f"Executive stress: {ex.stress}/100."
+    )
+    status = f"STATUS: stress {ex.stress}/100 · {w.steps_remaining} steps remaining" + (" · EPISODE OVER" if w.done else "")
+    return head, status
 
-    # --- since last step
-    add("")
-    add("SINCE LAST STEP")
+
+def _since_last_step(w: World, last_action: str | None) -> str:
     if last_action is None and w.step == 0:
-        add("- Episode start. Nothing has happened yet.")
-    else:
-        add(f"- Your action: {last_action or 'none'}")
-        if w.last_error:
-            add(f"- Result: INVALID — {w.last_error}")
-        else:
-            add("- Result: OK")
-        changes = w.last_step_lines
-        for line in changes[:MAX_CHANGES]:
-            add(f"- {line}")
+        return "- Episode start. Nothing has happened yet."
+    result = f"INVALID — {w.last_error}" if w.last_error else "OK"
+    text = f"- Your action: {last_action or 'none'}\n- Result: {result}"
+    changes = w.last_step_lines
+    if changes:
+        text += "\n- " + "\n- ".join(changes[:MAX_CHANGES])
         if len(changes) > MAX_CHANGES:
-            add(f"- … {len(changes) - MAX_CHANGES} more changes (full list in the step's info.changes)")
+            text += f"\n- … {len(changes) - MAX_CHANGES} more changes (full list in the step's info.changes)"
+    return text
 
-    add("")
-    add(_section(w, "inbox", (w.versions["mail"], w.step > 0, tuple(w.arrived)), None, _inbox))
-    cal_key = (w.versions["calendar"], now.date())
-    add("")
-    add(_section(w, "calendar", cal_key, now, _calendar))
-    add("")
-    add(_conflicts(w))
-    add("")
-    add(_section(w, "tasks", (w.versions["tasks"],), now, _tasks))
-    add("")
-    add(_section(w, "contacts", (w.versions["contacts"], w.versions["tasks"]), None, _contacts))
 
-    add("")
-    key = ("s", w.step, ex.stress)
-    status = cache.get(key)
-    if status is None:
-        status = cache[key] = f"STATUS: stress {ex.stress}/100 · {w.steps_remaining} steps remaining" + (
-            " · EPISODE OVER" if w.done else ""
-        )
-    add(status)
-    text = "\n".join(out)
+def render(w: World, *, last_action: str | None = None) -> str:
+    now = w.clock
+    # The opening and closing lines depend only on the clock, the step and stress (the rest is the
+    # scenario's fixed text), so they are shared by every episode of the scenario like the entity lines.
+    cache = w.line_cache
+    key = ("h", now, w.step, w.executive.stress)
+    frame = cache.get(key)
+    if frame is None:
+        frame = cache[key] = _frame(w)
+    inbox = _section(w, "inbox", (w.versions["mail"], w.step > 0, tuple(w.arrived)), None, _inbox)
+    calendar = _section(w, "calendar", (w.versions["calendar"], now.date()), now, _calendar)
+    tasks = _section(w, "tasks", (w.versions["tasks"],), now, _tasks)
+    contacts = _section(w, "contacts", (w.versions["contacts"], w.versions["tasks"]), None, _contacts)
+    text = (
+        f"{frame[0]}\n\nSINCE LAST STEP\n{_since_last_step(w, last_action)}\n\n{inbox}\n\n{calendar}\n\n"
+        f"{_conflicts(w)}\n\n{tasks}\n\n{contacts}\n\n{frame[1]}"
+    )
     if len(text) > MAX_CHARS:
         text = text[: MAX_CHARS - 40] + "\n… [briefing truncated at limit]"
     return text
