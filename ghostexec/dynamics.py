@@ -8,6 +8,8 @@ scenario start, whichever is later). Every change goes through ghostexec.ops.
 
 from __future__ import annotations
 
+import heapq
+from bisect import bisect_right
 from datetime import datetime, timedelta
 
 from .reward import MISSED_COMMITMENT, MISSED_MEETING
@@ -37,23 +39,40 @@ def _miss(w: World, ops, item, winner, early: bool) -> None:
         ops.owe_goodwill(c)
 
 
+def _calendar_queue(w: World) -> tuple:
+    """(calendar version, live items, undecided items by start, next position) for this calendar.
+
+    Within one calendar version the live items (not cancelled) are fixed and an undecided item only
+    ever gets decided (attended or missed), so the items still to start are a queue: each step takes
+    the ones whose start has come from its front. Ops bumps the version on every calendar change (a
+    miss included), which rebuilds the queue."""
+    version = w.versions["calendar"]
+    hit = w.section_cache.get("calendar_queue")
+    if hit is not None and hit[0] == version:
+        return hit
+    live = [m for m in w.meetings.values() if m.status is not MeetingStatus.cancelled]
+    live.extend(w.commitments.values())
+    undecided = sorted((i for i in live if i.outcome is None), key=lambda i: (i.start, i.id))
+    hit = w.section_cache["calendar_queue"] = (version, live, undecided, [0])
+    return hit
+
+
 def settle_calendar(w: World) -> None:
     """Items whose start has come are attended, unless a more important overlapping item wins.
     Every double-booking still standing when its second item starts ends with exactly one side
     missed: the newcomer, or the item already under way (left early) if the newcomer wins."""
     now = w.clock
-    hit = w.section_cache.get("next_start")
-    if hit is not None and hit[0] == w.versions["calendar"] and now < hit[1]:
-        return  # nothing undecided starts before hit[1], and the calendar has not changed
-    commitments = w.commitments
-    live = [m for m in w.meetings.values() if m.status is not MeetingStatus.cancelled]
-    live.extend(commitments.values())
-    starting = sorted((i for i in live if i.outcome is None and i.start <= now), key=lambda i: (i.start, i.id))
+    _, live, undecided, position = _calendar_queue(w)
+    first = position[0]
+    end = first
+    while end < len(undecided) and undecided[end].start <= now:
+        end += 1
+    if end == first:
+        return  # nothing starts before the next item in the queue
+    position[0] = end
+    starting = [i for i in undecided[first:end] if i.outcome is None]
     if starting:
         _settle(w, live, starting)
-    # Everything that has started is now decided: nothing happens before the next start.
-    upcoming = min((i.start for i in live if i.outcome is None), default=datetime.max)
-    w.section_cache["next_start"] = (w.versions["calendar"], upcoming)
 
 
 def _settle(w: World, live: list, starting: list) -> None:
@@ -82,63 +101,94 @@ def _settle(w: World, live: list, starting: list) -> None:
                 _miss(w, ops, y, x, early=True)
 
 
+def _deadline_queue(w: World) -> tuple:
+    """(tasks version, open tasks' deadlines sorted, the tasks in that order with their position in
+    `w.tasks`) for this version of the tasks. Ops bumps the version on every task change (status,
+    moved deadline, new task), so within a version the open tasks and their deadlines are fixed."""
+    version = w.versions["tasks"]
+    hit = w.section_cache.get("deadline_queue")
+    if hit is not None and hit[0] == version:
+        return hit
+    rows = sorted((t.deadline, n, t) for n, t in enumerate(w.tasks.values()) if t.status is not TaskStatus.done)
+    hit = w.section_cache["deadline_queue"] = (version, [r[0] for r in rows], [(r[1], r[2]) for r in rows])
+    return hit
+
+
 def pass_deadlines(w: World) -> None:
-    """Log each open task whose deadline fell in this step's window. The next deadline is cached
-    per tasks version (any task change, a moved deadline included, bumps it), so most steps skip
-    the scan."""
-    now = w.clock
-    hit = w.section_cache.get("next_deadline")
-    if hit is not None and hit[0] == w.versions["tasks"] and now < hit[1]:
+    """Log each open task whose deadline fell in this step's window (previous clock, now], in the
+    order of `w.tasks`: a bisect over the open tasks' sorted deadlines instead of a scan."""
+    _, deadlines, tasks = _deadline_queue(w)
+    lo = bisect_right(deadlines, w.prev_clock)
+    hi = bisect_right(deadlines, w.clock, lo)
+    if lo == hi:
         return
-    ops = None
-    upcoming = datetime.max
-    for t in w.tasks.values():
-        if t.status is TaskStatus.done:
-            continue
-        if w.prev_clock < t.deadline <= now:
-            ops = ops or w.ops("world")
-            ops.note("deadline", t.id, f'{t.id} "{t.title}" is now overdue (was due {t.deadline:%H:%M})')
-        elif now < t.deadline < upcoming:
-            upcoming = t.deadline
-    w.section_cache["next_deadline"] = (w.versions["tasks"], upcoming)
+    ops = w.ops("world")
+    for _, t in sorted(tasks[lo:hi], key=_first):
+        ops.note("deadline", t.id, f'{t.id} "{t.title}" is now overdue (was due {t.deadline:%H:%M})')
+
+
+def _first(row: tuple):
+    return row[0]
+
+
+def _first_check(w: World, e, now: datetime) -> datetime:
+    """When a waiting email is first looked at: now, unless its patience is already known."""
+    return w.decay_due.get(e.id, now)
+
+
+def _waiting_queue(w: World, now: datetime) -> tuple:
+    """(emails of `w.waiting` already queued, heap of (next look, order, email)). Rebuilt from
+    `w.waiting` and `w.decay_due` when missing (a fresh or forked world)."""
+    hit = w.section_cache.get("waiting_queue")
+    if hit is None:
+        heap = [(_first_check(w, e, now), n, e) for n, e in enumerate(w.waiting)]
+        heapq.heapify(heap)
+        hit = w.section_cache["waiting_queue"] = ([len(w.waiting)], heap)
+    known, heap = hit
+    while known[0] < len(w.waiting):  # mail added since (ops.add_email appends to w.waiting)
+        e = w.waiting[known[0]]
+        heapq.heappush(heap, (_first_check(w, e, now), known[0], e))
+        known[0] += 1
+    return hit
 
 
 def wear_moods(w: World) -> None:
-    """Only mail that can still wear a mood down is looked at (`w.waiting`, kept by ops.add_email),
-    and each one only once its next drop is due; while none is due and no mail was added, the
-    scan is skipped altogether."""
+    """Critical and high mail left unanswered wears its sender's mood down, one step per patience
+    period, at most MAX_DECAY_TICKS times. Each waiting email (`w.waiting`, kept by ops.add_email)
+    sits in a heap by the moment it next needs a look, so a step only touches the mail that is due,
+    in `w.waiting` order (which is the order its changes are logged in)."""
     now = w.clock
-    hit = w.section_cache.get("wear_next")
-    if hit is not None and hit[0] == len(w.waiting) and now < hit[1]:
-        return  # nothing is due before hit[1]; new waiting mail would change the length
+    _, heap = _waiting_queue(w, now)
+    if not heap or heap[0][0] > now:
+        return
+    due = []
+    while heap and heap[0][0] <= now:
+        due.append(heapq.heappop(heap))
+    due.sort(key=_order)
     start = w.scenario.start
     due_at = w.decay_due
     ops = None
-    still = []
-    next_check = datetime.max
-    for e in w.waiting:
+    for _, order, e in due:
         if e.replied or e.decay_ticks >= MAX_DECAY_TICKS:
             continue  # answered or worn out: never looked at again
-        still.append(e)
-        next_drop = due_at.get(e.id)
-        if next_drop is None or now >= next_drop:
-            if e.received_at > now:
-                next_drop = e.received_at + PATIENCE[e.priority]  # not arrived yet: first drop
-            else:
-                # Mail that arrived before the episode starts waiting when the executive's day begins.
-                patience = PATIENCE[e.priority]
-                began = max(e.received_at, start)
-                ticks_due = min(MAX_DECAY_TICKS, int((now - began) / patience))
-                while e.decay_ticks < ticks_due:
-                    ops = ops or w.ops("world")
-                    ops.decay_tick(e)
-                    waited = int((now - e.received_at).total_seconds() // 60)
-                    ops.shift_mood(w.contacts[e.sender], -1, f"{e.id} still unanswered after {waited} min")
-                next_drop = due_at[e.id] = began + patience * (e.decay_ticks + 1)
-        if next_drop < next_check:
-            next_check = next_drop
-    w.waiting = still
-    w.section_cache["wear_next"] = (len(still), next_check)
+        if e.received_at > now:
+            next_drop = e.received_at + PATIENCE[e.priority]  # not arrived yet: first drop
+        else:
+            # Mail that arrived before the episode starts waiting when the executive's day begins.
+            patience = PATIENCE[e.priority]
+            began = max(e.received_at, start)
+            ticks_due = min(MAX_DECAY_TICKS, int((now - began) / patience))
+            while e.decay_ticks < ticks_due:
+                ops = ops or w.ops("world")
+                ops.decay_tick(e)
+                waited = int((now - e.received_at).total_seconds() // 60)
+                ops.shift_mood(w.contacts[e.sender], -1, f"{e.id} still unanswered after {waited} min")
+            next_drop = due_at[e.id] = began + patience * (e.decay_ticks + 1)
+        heapq.heappush(heap, (next_drop, order, e))
+
+
+def _order(row: tuple) -> int:
+    return row[1]
 
 
 def advance(w: World) -> None:

@@ -70,10 +70,10 @@ class Ops:
         old = MOOD_INDEX[contact.mood]
         new = min(max(old + delta, 0), len(MOOD_LADDER) - 1)
         if new == old:
-            self.log("mood", contact.id, f"{contact.name} stays {contact.mood.value} ({why})")
+            self.log("mood", contact.id, f"{contact.name} stays {contact.mood} ({why})")
             return 0
         contact.mood = MOOD_LADDER[new]
-        self.log("mood", contact.id, f"{contact.name}: {MOOD_LADDER[old].value} → {contact.mood.value} ({why})")
+        self.log("mood", contact.id, f"{contact.name}: {MOOD_LADDER[old]} → {contact.mood} ({why})")
         return new - old
 
     def owe_goodwill(self, contact: Contact, n: int = 1) -> None:

@@ -27,15 +27,24 @@ def build(cls: type[BaseModel], **values: Any) -> Any:
     return assemble(cls, values, set(values))
 
 
+# The slots every pydantic instance has besides its field dict, set through their descriptors:
+# the same effect as object.__setattr__ on each, without looking the setter up on every call.
+_SET_FIELDS_SET = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_SET_EXTRA = BaseModel.__dict__["__pydantic_extra__"].__set__
+_SET_PRIVATE = BaseModel.__dict__["__pydantic_private__"].__set__
+_SET_DICT = object.__setattr__
+_NEW = object.__new__
+
+
 def assemble(cls: type[BaseModel], values: dict[str, Any], fields_set: set[str]) -> Any:
     """The unchecked core of `build`: `values` must hold every field of `cls`, already valid (e.g.
     taken from another instance that was validated). `fields_set` is what `model_fields_set`
     will report."""
-    new = object.__new__(cls)
-    object.__setattr__(new, "__dict__", values)
-    object.__setattr__(new, "__pydantic_fields_set__", fields_set)
-    object.__setattr__(new, "__pydantic_extra__", None)
-    object.__setattr__(new, "__pydantic_private__", None)
+    new = _NEW(cls)
+    _SET_DICT(new, "__dict__", values)
+    _SET_FIELDS_SET(new, fields_set)
+    _SET_EXTRA(new, None)
+    _SET_PRIVATE(new, None)
     return new
 
 

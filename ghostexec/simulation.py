@@ -17,6 +17,7 @@ One step, in order:
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from .actions import ActionShapeError, ReplyEmail, parse_action
@@ -40,14 +41,29 @@ def action_fields(action) -> dict[str, Any]:
     return {k: v for k, v in action.__dict__.items() if v is not None}
 
 
+_NAMED = ("email_id", "meeting_id", "task_id", "contact_id", "new_start", "new_end", "channel")
+_QUOTED = ("body", "reason", "note")
+
+
+@cache
+def _described_keys(action_cls: type) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The keys `describe` shows for one action model, in display order: a step only looks at
+    the fields its action can have."""
+    fields = getattr(action_cls, "model_fields", None)
+    if fields is None:  # not an action model: look for every key
+        return _NAMED, _QUOTED
+    return tuple(k for k in _NAMED if k in fields), tuple(k for k in _QUOTED if k in fields)
+
+
 def describe(action, fields: dict[str, Any] | None = None) -> str:
     """One line naming the action and its target, for the briefing and logs."""
     fields = action_fields(action) if fields is None else fields
+    named, quoted = _described_keys(type(action))
     parts = [action.action_type]
-    for key in ("email_id", "meeting_id", "task_id", "contact_id", "new_start", "new_end", "channel"):
+    for key in named:
         if key in fields:
             parts.append(f"{key}={fields[key]}")
-    for key in ("body", "reason", "note"):
+    for key in quoted:
         if fields.get(key):
             text = " ".join(str(fields[key]).split())
             parts.append(f'{key}="{text[:50]}{"…" if len(text) > 50 else ""}"')

@@ -151,7 +151,8 @@ class World:
         self.missed_penalty = 0.0
         self.missed_count = 0
         self.leaks = 0
-        # critical/high mail that can still wear its sender's mood down (see dynamics.wear_moods)
+        # critical/high mail in arrival order, answered or not: dynamics.wear_moods queues each by
+        # its next look and drops what is answered or worn out (append-only, via ops.add_email)
         self.waiting = [e for e in self.emails.values() if e.priority in ("critical", "high")]
         self.unread = [e for e in self.emails.values() if not e.read]
         self.decay_due: dict[str, datetime] = {}  # when each waiting email next wears its sender down
