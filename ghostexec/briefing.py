@@ -109,16 +109,36 @@ def _calendar_line(i, w: World, personal: bool, phase: str, clashes: tuple) -> s
     return line
 
 
-def _section(w: World, name: str, key: tuple, now: datetime | None, build) -> str:
-    """A whole section, rebuilt only when its inputs change: `key` holds the versions of what it
-    shows (bumped by ghostexec.ops on every change); time-dependent sections also carry the next
-    moment their text would change on its own (a meeting starting, a deadline passing)."""
+def _section(w: World, name: str, key: tuple, build) -> tuple[str, datetime]:
+    """One section and the moment its text would change on its own, rebuilt only when `key` (the
+    versions of what it shows) changes or that moment has come."""
     hit = w.section_cache.get(name)
-    if hit is not None and hit[0] == key and (now is None or now < hit[1]):
-        return hit[2]
+    if hit is not None and hit[0] == key and w.clock < hit[1]:
+        return hit[2], hit[1]
     text, valid_until = build(w)
     w.section_cache[name] = (key, valid_until, text)
-    return text
+    return text, valid_until
+
+
+def _sections(w: World) -> tuple[str, str, str, str]:
+    """The inbox, calendar, tasks and contacts sections. Each is rebuilt only when its inputs
+    change: the versions of what it shows (bumped by ghostexec.ops on every change) and, for the
+    time-dependent ones, the next moment their text would change on its own (a meeting ending, a
+    deadline nearing, midnight). Most steps change none of them, so one check of all the versions
+    and the earliest such moment covers the four."""
+    v = w.versions
+    arrived = tuple(w.arrived) if w.step else ()  # mail that arrived this step is tagged NEW
+    key = (tuple(v.values()), arrived)
+    hit = w.section_cache.get("sections")
+    if hit is not None and hit[0] == key and w.clock < hit[1]:
+        return hit[2]
+    inbox, inbox_until = _section(w, "inbox", (v["mail"], arrived), _inbox)
+    calendar, calendar_until = _section(w, "calendar", (v["calendar"],), _calendar)
+    tasks, tasks_until = _section(w, "tasks", (v["tasks"],), _tasks)
+    contacts, contacts_until = _section(w, "contacts", (v["contacts"], v["tasks"]), _contacts)
+    texts = (inbox, calendar, tasks, contacts)
+    w.section_cache["sections"] = (key, min(inbox_until, calendar_until, tasks_until, contacts_until), texts)
+    return texts
 
 
 _FOREVER = datetime.max
@@ -154,7 +174,10 @@ def _calendar(w: World) -> tuple[str, datetime]:
     items = [m for m in w.meetings.values() if m.end > now and m.start <= until]
     items += [c for c in w.commitments.values() if c.end > now]
     items.sort(key=lambda i: (i.start, i.id))
-    valid_until = min((i.end for i in items), default=_FOREVER)  # the next item to drop off
+    # the next item to drop off, or midnight (the horizon and the weekday prefixes follow the date)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    valid_until = min((i.end for i in items), default=midnight)
+    valid_until = min(valid_until, midnight)
     out = [f"CALENDAR — until tomorrow noon, ended items dropped ({len(conflict_of)} items double-booked)"]
     for i in items[:MAX_MEETINGS]:
         personal = i.id in w.commitments
@@ -294,10 +317,7 @@ def render(w: World, *, last_action: str | None = None) -> str:
     frame = cache.get(key)
     if frame is None:
         frame = cache[key] = _frame(w)
-    inbox = _section(w, "inbox", (w.versions["mail"], w.step > 0, tuple(w.arrived)), None, _inbox)
-    calendar = _section(w, "calendar", (w.versions["calendar"], now.date()), now, _calendar)
-    tasks = _section(w, "tasks", (w.versions["tasks"],), now, _tasks)
-    contacts = _section(w, "contacts", (w.versions["contacts"], w.versions["tasks"]), None, _contacts)
+    inbox, calendar, tasks, contacts = _sections(w)
     text = (
         f"{frame[0]}\n\nSINCE LAST STEP\n{_since_last_step(w, last_action)}\n\n{inbox}\n\n{calendar}\n\n"
         f"{_conflicts(w)}\n\n{tasks}\n\n{contacts}\n\n{frame[1]}"
