@@ -2,6 +2,8 @@
 
 All three are pure functions of the live world, recomputed after every step, so they go down
 the moment the agent relieves the pressure (unlike a stress level that only ever ratchets up).
+Each is cached in `w.section_cache` with everything it depends on: the versions ghostexec.ops
+bumps on every change, and the next moment the clock alone would change it.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import itertools
 from bisect import bisect_left
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import NamedTuple
 
 from .state import World
@@ -22,26 +25,32 @@ CRITICAL_MAIL_VIP_BONUS = 0.5
 URGENT_HORIZON = timedelta(minutes=120)
 B2B_HORIZON = timedelta(hours=4)
 
+# Keys and fields read in C (sort keys, min/sum over a list) rather than by Python lambdas.
+_BY_START = attrgetter("start", "id")
+_BY_ID = attrgetter("id")
+_END = attrgetter("end")
+
 
 def calendar_items(w: World) -> list:
     """Work meetings and personal commitments that still hold time: not cancelled, not missed, not
-    over (an attended meeting in progress still holds its slot)."""
+    over (an attended meeting in progress still holds its slot), sorted by (start, id)."""
     now = w.clock
     missed = Outcome.missed
     items = [
         m for m in w.meetings.values() if m.status is not MeetingStatus.cancelled and m.outcome is not missed and m.end > now
     ]
     items.extend(c for c in w.commitments.values() if c.outcome is not missed and c.end > now)
-    items.sort(key=lambda x: (x.start, x.id))
+    items.sort(key=_BY_START)
     return items
 
 
 def overlapping_pairs(items: list) -> list[tuple]:
     """Pairs whose half-open intervals overlap (back-to-back is fine), by a sweep over start time."""
     pairs = []
-    for i, a in enumerate(items):
-        for b in items[i + 1 :]:
-            if b.start >= a.end:
+    for i, a in enumerate(items, 1):
+        end = a.end
+        for b in items[i:]:
+            if b.start >= end:
                 break
             pairs.append((a, b))
     return pairs
@@ -83,6 +92,28 @@ def _unanswered(w: World, e) -> Conflict:
     )
 
 
+def _mail_conflicts(w: World) -> list[Conflict]:
+    """Unanswered critical mail, cached per mail version: mail is only ever received through ops
+    (which bumps the version and stamps it with the current time), so no received_at is ahead of
+    the clock and the list changes only with the version."""
+    version = w.versions["mail"]
+    hit = w.section_cache.get("mail_conflicts")
+    if hit is not None and hit[0] == version:
+        return hit[1]
+    out: list[Conflict] = []
+    cache = w.conflict_cache
+    now = w.clock
+    for e in w.emails.values():
+        if e.priority is Priority.critical and not e.replied and e.received_at is not None and e.received_at <= now:
+            key = (e.id,)
+            c = cache.get(key)
+            if c is None:
+                c = cache[key] = _unanswered(w, e)
+            out.append(c)
+    w.section_cache["mail_conflicts"] = (version, out)
+    return out
+
+
 def build_conflicts(w: World, items: list | None = None) -> list[Conflict]:
     """Conflict objects are cached by everything they describe, so an unchanged conflict is reused."""
     out: list[Conflict] = []
@@ -98,15 +129,8 @@ def build_conflicts(w: World, items: list | None = None) -> list[Conflict]:
         if c is None:
             c = cache[key] = _overlap(w, a, b)
         out.append(c)
-    now = w.clock
-    for e in w.emails.values():
-        if e.priority is Priority.critical and not e.replied and e.received_at is not None and e.received_at <= now:
-            key = (e.id,)
-            c = cache.get(key)
-            if c is None:
-                c = cache[key] = _unanswered(w, e)
-            out.append(c)
-    out.sort(key=lambda c: c.id)
+    out += _mail_conflicts(w)
+    out.sort(key=_BY_ID)
     return out
 
 
@@ -116,25 +140,45 @@ def overdue_tasks(w: World) -> list:
     return [t for t in w.tasks.values() if t.status is not TaskStatus.done and t.deadline <= now]
 
 
+class TaskTally(NamedTuple):
+    """Open tasks against the clock, for one tasks version until the next deadline passes."""
+
+    version: int
+    next_deadline: datetime  # the earliest deadline of an open task still ahead (datetime.max: none)
+    overdue: int  # open tasks past their deadline
+    urgent: tuple[str, ...]  # of those, the high/critical ones not delegated (ids, in task order)
+
+
+_HIGH = PRIORITY_RANK[Priority.high]
+
+
+def task_tally(w: World) -> TaskTally:
+    """The tally for the live world: one pass over the tasks, shared by stress, urgency and the
+    reward's task potential (which caches by the tally's identity)."""
+    hit = w.section_cache.get("task_tally")
+    version = w.versions["tasks"]
+    now = w.clock
+    if hit is not None and hit.version == version and now < hit.next_deadline:
+        return hit
+    next_deadline, overdue, urgent = datetime.max, 0, []
+    done, delegated = TaskStatus.done, TaskStatus.delegated
+    for t in w.tasks.values():
+        if t.status is done:
+            continue
+        if t.deadline > now:
+            if t.deadline < next_deadline:
+                next_deadline = t.deadline
+        else:
+            overdue += 1
+            if t.status is not delegated and PRIORITY_RANK[t.priority] >= _HIGH:
+                urgent.append(t.id)
+    tally = w.section_cache["task_tally"] = TaskTally(version, next_deadline, overdue, tuple(urgent))
+    return tally
+
+
 def _join_starts(items: list) -> list[datetime]:
     """Start of every item that begins exactly when its predecessor (by start) ends, sorted."""
     return [b.start for a, b in itertools.pairwise(items) if b.start == a.end]
-
-
-def back_to_back_runs(w: World, items: list | None = None) -> int:
-    """Chains of meetings with no gap in the next four hours (each join counts once).
-
-    Items are sorted by start, so the ones starting before the horizon are a prefix and a join
-    counts iff its second item starts before the horizon: a bisect over the joins, which are
-    worked out once per calendar list (cached by the list's identity: `refresh` builds a new
-    list whenever the calendar changes)."""
-    horizon = w.clock + B2B_HORIZON
-    if items is None:
-        items = calendar_items(w)
-    hit = w.section_cache.get("joins")
-    if hit is None or hit[0] is not items:
-        hit = w.section_cache["joins"] = (items, _join_starts(items))
-    return bisect_left(hit[1], horizon)
 
 
 STRESS_PER = {"overlap": 5, "personal_clash": 8, "critical_unanswered": 4}
@@ -150,120 +194,132 @@ def _conflict_stress(w: World, conflicts: list[Conflict]) -> int:
     return total
 
 
-def compute_stress(w: World, conflicts: list[Conflict], items: list | None = None) -> int:
-    base = w.executive.base_stress
-    from .reward import overdue_count  # reward imports this module; the count shares its cache
+def _stress(w: World, joins: list[datetime]) -> tuple[int, datetime]:
+    """(stress, the first moment the clock alone would change it) for the live world, given the
+    calendar's back-to-back joins (see `_refresh_conflicts`).
 
-    overdue = overdue_count(w)
-    missed = w.missed_count
-    level = base + _conflict_stress(w, conflicts) + 4 * overdue + 2 * back_to_back_runs(w, items) + 3 * missed
-    return max(0, min(100, level))
-
-
-class Urgency(NamedTuple):
-    """One reason why waiting now would be neglect, and the ids whose handling answers it."""
-
-    reason: str
-    emails: tuple[str, ...] = ()
-    meetings: tuple[str, ...] = ()
-    tasks: tuple[str, ...] = ()
+    Stress adds overdue tasks (which change when the next deadline passes) and the back-to-back
+    chains of the next four hours: a join counts once its start is before now + B2B_HORIZON, so
+    the next one counts from one clock tick (timedelta.resolution) after its start − B2B_HORIZON."""
+    now = w.clock
+    tally = task_tally(w)
+    b2b = bisect_left(joins, now + B2B_HORIZON)
+    until = tally.next_deadline
+    if b2b < len(joins):
+        until = min(until, joins[b2b] - B2B_HORIZON + timedelta.resolution)
+    level = w.executive.base_stress + _conflict_stress(w, w.conflicts) + 4 * tally.overdue + 2 * b2b + 3 * w.missed_count
+    return max(0, min(100, level)), until
 
 
-def _conflict_urgency(w: World, conflicts: list[Conflict]) -> list[tuple[datetime | None, Urgency]]:
-    """Per conflict: (first start, urgency) — None for unanswered mail, urgent at any time. Cached
+class UrgentWork(NamedTuple):
+    """What is urgent now (`reasons`: empty when nothing is) and the ids whose handling answers it."""
+
+    reasons: list[str]
+    emails: frozenset[str]
+    meetings: frozenset[str]
+    tasks: frozenset[str]
+
+
+def _conflict_urgency(w: World, conflicts: list[Conflict]) -> list[tuple[datetime | None, str, tuple[str, ...]]]:
+    """Per conflict: (first start, reason, ids to act on). The start is None for unanswered mail
+    (urgent at any time; the id is the email's); a clash's ids are its movable meetings. Cached
     per conflict list (a new list is built whenever the calendar or mail changes)."""
     hit = w.section_cache.get("urgency")
     if hit is not None and hit[0] is conflicts:
         return hit[1]
-    out: list[tuple[datetime | None, Urgency]] = []
+    out: list[tuple[datetime | None, str, tuple[str, ...]]] = []
     meetings = w.meetings
     for c in conflicts:
         if c.kind == "critical_unanswered":
-            out.append((None, Urgency(f"{c.items[0]} (critical mail) is unanswered", emails=(c.items[0],))))
+            out.append((None, f"{c.items[0]} (critical mail) is unanswered", c.items))
         else:
             first = min((meetings.get(i) or w.commitments[i]).start for i in c.items)
             movable = tuple(i for i in c.items if i in meetings)
-            out.append((first, Urgency(f"{c.id} starts by {first:%H:%M}", meetings=movable)))
+            out.append((first, f"{c.id} starts by {first:%H:%M}", movable))
     w.section_cache["urgency"] = (conflicts, out)
     return out
 
 
-_HIGH = PRIORITY_RANK[Priority.high]
-
-
-def urgencies(w: World) -> list[Urgency]:
+def urgent_work(w: World) -> UrgentWork:
     """What is urgent now: unanswered critical mail, a double-booking starting within
     URGENT_HORIZON, an overdue high/critical task not delegated. The answer only changes when the
     conflict list or a task changes, or the clock reaches the next boundary (a clash coming within
     the horizon, a deadline passing), so it is cached until then. Callers must not mutate it."""
     conflicts, version, now = w.conflicts, w.versions["tasks"], w.clock
-    hit = w.section_cache.get("urgencies")
+    hit = w.section_cache.get("urgent")
     if hit is not None and hit[0] is conflicts and hit[1] == version and now < hit[2]:
         return hit[3]
     soon = now + URGENT_HORIZON
-    out: list[Urgency] = []
-    until = datetime.max
-    for first, u in _conflict_urgency(w, conflicts):
-        if first is None or first <= soon:
-            out.append(u)
+    reasons: list[str] = []
+    emails: list[str] = []
+    meetings: list[str] = []
+    tally = task_tally(w)
+    until = tally.next_deadline
+    for first, reason, ids in _conflict_urgency(w, conflicts):
+        if first is None:
+            reasons.append(reason)
+            emails += ids
+        elif first <= soon:
+            reasons.append(reason)
+            meetings += ids
         elif first - URGENT_HORIZON < until:
             until = first - URGENT_HORIZON  # the moment this clash comes within the horizon
-    for t in w.tasks.values():
-        if t.status is TaskStatus.done:
-            continue
-        if t.deadline > now:
-            until = min(until, t.deadline)
-        elif t.status is not TaskStatus.delegated and PRIORITY_RANK[t.priority] >= _HIGH:
-            out.append(Urgency(f"{t.id} is overdue", tasks=(t.id,)))
-    targets = (
-        frozenset(i for u in out for i in u.emails),
-        frozenset(i for u in out for i in u.meetings),
-        frozenset(i for u in out for i in u.tasks),
-    )
-    w.section_cache["urgencies"] = (conflicts, version, until, out, [u.reason for u in out], targets)
-    return out
+    reasons += [f"{tid} is overdue" for tid in tally.urgent]
+    work = UrgentWork(reasons, frozenset(emails), frozenset(meetings), frozenset(tally.urgent))
+    w.section_cache["urgent"] = (conflicts, version, until, work)
+    return work
 
 
-def urgent_reasons(w: World) -> list[str]:
-    """Why doing nothing now would be neglect (empty list: nothing is urgent). Shared with the
-    urgencies cache: callers must not mutate it."""
-    urgencies(w)
-    return w.section_cache["urgencies"][4]
-
-
-def urgent_targets(w: World) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
-    """(emails, meetings, tasks) whose handling answers the urgency `urgent_reasons` reports."""
-    urgencies(w)
-    return w.section_cache["urgencies"][5]
-
-
-def refresh(w: World) -> None:
-    """Rebuild the conflict list and stress from the live world; remember every conflict seen.
+def _refresh_conflicts(w: World) -> tuple:
+    """Bring `w.conflicts` up to date; returns the cache entry (key, next end, items, joins).
 
     Conflicts depend only on the calendar and mail (whose versions ops bumps on every change), the
-    missed tally, and items ending, so between those the cached list is exact. Stress also counts
-    overdue tasks and the next four hours' back-to-back joins, so it is recomputed every time
-    (cheaply, from the cached calendar items)."""
+    missed tally, and items ending, so between those the cached list is exact. When only the clock
+    has passed an item's end, the items and conflicts are the cached ones minus what ended (a
+    pair overlaps or not whatever else is on the calendar), so they are filtered, not rebuilt."""
     now = w.clock
     v = w.versions
     key = (v["calendar"], v["mail"], w.missed_count)
     hit = w.section_cache.get("conflicts")
-    if hit is not None and hit[0] == key and now < hit[1]:
-        items = hit[2]
+    old = w.conflicts
+    if hit is not None and hit[0] == key:
+        if now < hit[1]:
+            return hit
+        items = [i for i in hit[2] if i.end > now]
+        ended = {i.id for i in hit[2] if i.end <= now}
+        conflicts = [c for c in old if c.kind == "critical_unanswered" or ended.isdisjoint(c.items)]
+        if len(conflicts) != len(old):
+            w.conflicts = conflicts
     else:
         items = calendar_items(w)
         conflicts = build_conflicts(w, items)
-        old = w.conflicts
         # Conflict objects are cached, so an unchanged set rebuilds into the same objects: keep the
         # old list then, and everything cached per conflict list (urgency, stress, briefing lines)
         # stays valid. Usually the item that just ended was not double-booked.
         if len(conflicts) != len(old) or any(a is not b for a, b in zip(conflicts, old, strict=True)):
             w.conflicts = conflicts
+        seen = w.conflicts_seen
         for c in w.conflicts:
-            if c.kind != "critical_unanswered" and c.id not in w.conflicts_seen:
-                w.conflicts_seen[c.id] = c.weight
-        next_end = min((i.end for i in items), default=datetime.max)
-        w.section_cache["conflicts"] = (key, next_end, items)
-    stress = compute_stress(w, w.conflicts, items)
+            if c.kind != "critical_unanswered" and c.id not in seen:
+                seen[c.id] = c.weight
+    hit = w.section_cache["conflicts"] = (key, min(map(_END, items), default=datetime.max), items, _join_starts(items))
+    return hit
+
+
+def refresh(w: World) -> None:
+    """Rebuild the conflict list and stress from the live world; remember every conflict seen.
+
+    Both are exact until the calendar, mail, missed tally or tasks change (the key) or the clock
+    reaches the first moment either could change by itself (an item ending, a deadline passing,
+    a back-to-back join coming within four hours): until then a step only checks the key."""
+    now = w.clock
+    v = w.versions
+    key = (v["calendar"], v["mail"], w.missed_count, v["tasks"])
+    hit = w.section_cache.get("pressure")
+    if hit is not None and hit[0] == key and now < hit[1]:
+        return
+    entry = _refresh_conflicts(w)
+    stress, until = _stress(w, entry[3])
     if stress != w.executive.stress:
         w.executive.stress = stress
+    w.section_cache["pressure"] = (key, min(until, entry[1]))

@@ -28,12 +28,12 @@ is neither charged nor paid, while repairing it is paid, once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from operator import attrgetter, mul
+from typing import NamedTuple
 
 from .actions import CancelMeeting, CompleteTask, DelegateTask, ReplyEmail, RescheduleMeeting
 from .content import ReplyReading
-from .pressure import urgent_reasons, urgent_targets
+from .pressure import TaskTally, task_tally, urgent_work
 from .results import ExpectationResult, RewardBreakdown, RewardComponent, build
 from .state import World
 from .world import MOOD_INDEX, NEUTRAL_INDEX, MeetingStatus, Priority, Relationship, TaskStatus
@@ -64,18 +64,13 @@ ZERO = {
     name: RewardComponent(name=name, weight=wt, raw=0.0, value=0.0, detail=DETAILS[name])
     for name, wt in (("conflict", W_CONFLICT), ("task", W_TASK), ("relationship", W_RELATIONSHIP), ("shaping", 1.0))
 }
+ZERO_CONFLICT, ZERO_TASK, ZERO_RELATIONSHIP, ZERO_SHAPING = ZERO.values()
 
 
 def _made(name: str, weight: float, raw: float, detail: str) -> RewardComponent:
     """A component from floats and a str the core computed itself, built without re-validation
     like the step's other results (tests/test_core_results.py re-validates them)."""
     return build(RewardComponent, name=name, weight=weight, raw=raw, value=weight * raw, detail=detail)
-
-
-def _component(name: str, weight: float, raw: float) -> RewardComponent:
-    if raw == 0.0:
-        return ZERO[name]
-    return _made(name, weight, raw, DETAILS[name])
 
 
 KEY_RELATIONSHIPS = {Relationship.board, Relationship.client, Relationship.family, Relationship.executive}
@@ -92,46 +87,47 @@ def task_value(t, now) -> float:
     return base - (0.5 if t.deadline <= now else 0.0)
 
 
-@dataclass(frozen=True)
-class Potentials:
+class Potentials(NamedTuple):
+    """The four channels' potentials in one world state (see the module docstring)."""
+
     conflict: float
     task: float
     relationship: float
     shaping: float
 
 
-def _task_potential(w: World) -> float:
-    """Σ weight × value. Cached until a task changes (ops bumps the version) or a deadline passes."""
-    now = w.clock
+def _task_potential(w: World, tally: TaskTally) -> float:
+    """Σ weight × value. Task values change only when a task does (ops bumps the version) or a
+    deadline passes, exactly when `task_tally` starts a new tally: cached per tally."""
     hit = w.section_cache.get("phi_task")
-    version = w.versions["tasks"]
-    if hit is not None and hit[0] == version and now < hit[1]:
-        return hit[2]
-    total, next_deadline, overdue = 0.0, datetime.max, 0
+    if hit is not None and hit[0] is tally:
+        return hit[1]
+    now = w.clock
+    total = 0.0
     for t in w.tasks.values():
         total += TASK_WEIGHT[t.priority] * task_value(t, now)
-        if t.status is not TaskStatus.done:
-            if t.deadline <= now:
-                overdue += 1
-            elif t.deadline < next_deadline:
-                next_deadline = t.deadline
-    w.section_cache["phi_task"] = (version, next_deadline, total, overdue)
+    w.section_cache["phi_task"] = (tally, total)
     return total
 
 
-def overdue_count(w: World) -> int:
-    """Open tasks past their deadline (shares the task potential's cache)."""
-    _task_potential(w)
-    return w.section_cache["phi_task"][3]
+# How far each mood sits from neutral (an int, so the weighted sum below is exact).
+MOOD_OFFSET = {mood: index - NEUTRAL_INDEX for mood, index in MOOD_INDEX.items()}
+_MOOD = attrgetter("mood")
+_WEIGHT = attrgetter("weight")
 
 
 def _relationship_potential(w: World) -> float:
+    """Σ contact weight × mood offset / 3, cached per contacts version. A mood changes on about
+    one step in three, so the sum runs as a C-level map over the contacts (in dict order, as a
+    generator would: the same float)."""
     hit = w.section_cache.get("phi_rel")
     version = w.versions["contacts"]
     if hit is not None and hit[0] == version:
         return hit[1]
-    cw = w.contact_weight
-    total = sum(cw[cid] * (MOOD_INDEX[c.mood] - NEUTRAL_INDEX) for cid, c in w.contacts.items()) / 3.0
+    contacts = w.contacts
+    weights = map(w.contact_weight.__getitem__, contacts)
+    offsets = map(MOOD_OFFSET.__getitem__, map(_MOOD, contacts.values()))
+    total = sum(map(mul, weights, offsets)) / 3.0
     w.section_cache["phi_rel"] = (version, total)
     return total
 
@@ -151,25 +147,31 @@ def cancelled_penalty(w: World) -> float:
 
 
 def potentials(w: World) -> Potentials:
+    conflicts = w.conflicts
+    version = w.versions["calendar"]
+    hit = w.section_cache.get("phi_conflict")
+    if hit is None or hit[0] is not conflicts or hit[1] != version:
+        weights = -sum(map(_WEIGHT, conflicts))
+        hit = w.section_cache["phi_conflict"] = (conflicts, version, weights, cancelled_penalty(w))
     # missed items and leaks are tallied by ghostexec.ops as they happen (they never un-happen)
-    conflict = -sum(c.weight for c in w.conflicts) - w.missed_penalty - cancelled_penalty(w) - LEAK_WEIGHT * w.leaks
-    return Potentials(conflict, _task_potential(w), _relationship_potential(w), -w.executive.stress / STRESS_SCALE)
+    conflict = hit[2] - w.missed_penalty - hit[3] - LEAK_WEIGHT * w.leaks
+    task = _task_potential(w, task_tally(w))
+    return Potentials(conflict, task, _relationship_potential(w), -w.executive.stress / STRESS_SCALE)
 
 
 def neglect_reasons(w: World, action) -> list[str]:
     """Why this step neglects urgent work (empty: it does not). Called before the action applies:
     while anything is urgent, every action except one aimed at an urgent item is neglect."""
-    reasons = urgent_reasons(w)
-    if not reasons:
+    urgent = urgent_work(w)
+    if not urgent.reasons:
         return []
-    emails, meetings, tasks = urgent_targets(w)
-    if isinstance(action, ReplyEmail) and action.email_id in emails:
+    if isinstance(action, ReplyEmail) and action.email_id in urgent.emails:
         return []
-    if isinstance(action, RescheduleMeeting | CancelMeeting) and action.meeting_id in meetings:
+    if isinstance(action, RescheduleMeeting | CancelMeeting) and action.meeting_id in urgent.meetings:
         return []
-    if isinstance(action, CompleteTask | DelegateTask) and action.task_id in tasks:
+    if isinstance(action, CompleteTask | DelegateTask) and action.task_id in urgent.tasks:
         return []
-    return list(reasons)  # a copy: the cached list is shared
+    return list(urgent.reasons)  # a copy: the cached list is shared
 
 
 def breakdown(
@@ -182,25 +184,20 @@ def breakdown(
     email_id: str | None,
     error: str | None,
 ) -> RewardBreakdown:
-    dc = after.conflict - before.conflict
-    dt = after.task - before.task
-    dr = after.relationship - before.relationship
-    ds = after.shaping - before.shaping
-    comps = [
-        _component("conflict", W_CONFLICT, dc),
-        _component("task", W_TASK, dt),
-        _component("relationship", W_RELATIONSHIP, dr),
-        _component("shaping", 1.0, ds),
-        _made("invalid_penalty", 1.0, INVALID_PENALTY, error or "")
-        if invalid
-        else NO_INVALID,
-        _made("idle_penalty", 1.0, IDLE_PENALTY, "; ".join(idle_reasons[:4]))
-        if idle_reasons and not invalid
-        else NO_IDLE,
-    ]
-    total = 0.0
-    for c in comps:
-        total += c.value
+    """The step's reward, channel by channel. A channel whose potential did not move gets its
+    shared zero component (most channels on most steps)."""
+    c0, t0, r0, s0 = before
+    c1, t1, r1, s1 = after
+    dc, dt, dr, ds = c1 - c0, t1 - t0, r1 - r0, s1 - s0
+    conflict = ZERO_CONFLICT if dc == 0.0 else _made("conflict", W_CONFLICT, dc, DETAILS["conflict"])
+    task = ZERO_TASK if dt == 0.0 else _made("task", W_TASK, dt, DETAILS["task"])
+    relationship = ZERO_RELATIONSHIP if dr == 0.0 else _made("relationship", W_RELATIONSHIP, dr, DETAILS["relationship"])
+    shaping = ZERO_SHAPING if ds == 0.0 else _made("shaping", 1.0, ds, DETAILS["shaping"])
+    invalid_c = _made("invalid_penalty", 1.0, INVALID_PENALTY, error or "") if invalid else NO_INVALID
+    idle_c = _made("idle_penalty", 1.0, IDLE_PENALTY, "; ".join(idle_reasons[:4])) if idle_reasons and not invalid else NO_IDLE
+    # Added left to right from 0.0, in component order, as a loop over the components would.
+    total = 0.0 + conflict.value + task.value + relationship.value + shaping.value + invalid_c.value + idle_c.value
+    comps = [conflict, task, relationship, shaping, invalid_c, idle_c]
     expectations = []
     if reading is not None and email_id is not None:
         expectations = [ExpectationResult(email_id=email_id, label=label, met=ok) for label, ok in reading.met]
