@@ -7,7 +7,10 @@ an action needs appears in the text.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from datetime import datetime, timedelta
+from operator import attrgetter
+from typing import NamedTuple
 
 from .state import World
 from .world import PRIORITY_RANK, MeetingStatus, Outcome, TaskStatus
@@ -23,6 +26,11 @@ TASK_HORIZON = timedelta(hours=30)
 
 
 _MINUTE = timedelta(minutes=1)
+_DAY = timedelta(days=1)
+_HALF_DAY = timedelta(hours=12)
+_END = attrgetter("end")
+_MISSED = Outcome.missed
+_FOREVER = datetime.max
 
 
 def _age(now: datetime, then: datetime) -> str:
@@ -34,14 +42,17 @@ def _more(ids: list[str]) -> str:
     return f"  … and {len(ids)} more: {', '.join(ids)}"
 
 
-def _cached(cache: dict, key: tuple, build) -> str:
-    """Entity lines are rebuilt only when what they display changes. The cache is shared by the
-    episodes of one scenario, so a key must hold every field its line shows that can differ
-    between episodes or steps (only the scenario's fixed text may be left out)."""
-    line = cache.get(key)
-    if line is None:
-        line = cache[key] = build()
-    return line
+def _lines(cache: dict, keys: list[tuple], items: list, build) -> list[str]:
+    """The cached line of each item, by its key; `build(item)` makes it when its key is new. Entity
+    lines are rebuilt only when what they display changes. The cache is shared by the episodes of
+    one scenario, so a key must hold every field its line shows that can differ between episodes
+    or steps (only the scenario's fixed text may be left out)."""
+    lines = list(map(cache.get, keys))
+    if None in lines:
+        for j, line in enumerate(lines):
+            if line is None:
+                lines[j] = cache[keys[j]] = build(items[j])
+    return lines
 
 
 def _email_line(e, c) -> str:
@@ -88,7 +99,7 @@ def _contact_line(c, load: int) -> str:
     return f"- {c.id} {c.name}, {c.role} ({c.organisation}) — {'; '.join(bits)}"
 
 
-def _calendar_line(i, w: World, personal: bool, phase: str, clashes: tuple) -> str:
+def _calendar_line(i, w: World, personal: bool, clashes: tuple) -> str:
     contacts = w.contacts
     if personal:
         who = ", ".join(contacts[c].name for c in i.with_contacts)
@@ -100,8 +111,8 @@ def _calendar_line(i, w: World, personal: bool, phase: str, clashes: tuple) -> s
             flags.append("CANCELLED")
         elif i.status is MeetingStatus.moved:
             flags.append("moved")
-    if phase:
-        flags.append(phase)
+    if i.outcome is Outcome.missed:
+        flags.append("MISSED")
     day = "" if i.start.date() == w.clock.date() else f"{i.start:%a} "
     line = f'- {i.id} {day}{i.start:%H:%M}–{i.end:%H:%M} "{i.title}" [{", ".join(flags)}]' + (f" with {who}" if who else "")
     if clashes:
@@ -141,66 +152,97 @@ def _sections(w: World) -> tuple[str, str, str, str]:
     return texts
 
 
-_FOREVER = datetime.max
-
-
 def _inbox(w: World) -> tuple[str, datetime]:
-    cache = w.line_cache
     contacts = w.contacts
     open_mail = [e for e in w.visible_emails() if not e.archived and not e.replied]
     open_mail.sort(key=lambda e: (-PRIORITY_RANK[e.priority], e.received_at, e.id))
-    arrived = set(w.arrived) if w.step else set()
-    out = [f"INBOX — {len(open_mail)} open (unanswered, not archived)"]
-    for e in open_mail[:MAX_EMAILS]:
-        line = _cached(cache, ("e", e.id, e.priority, e.received_at), lambda e=e: _email_line(e, contacts[e.sender]))
-        if e.id in arrived:
-            line = line.replace("]", "] NEW", 1)
-        out.append(line)
+    shown = open_mail[:MAX_EMAILS]
+    keys = [("e", e.id, e.priority, e.received_at) for e in shown]
+    lines = _lines(w.line_cache, keys, shown, lambda e: _email_line(e, contacts[e.sender]))
+    if w.step and w.arrived:  # mail that arrived this step (none counts as new at the start)
+        arrived = set(w.arrived)
+        for j, e in enumerate(shown):
+            if e.id in arrived:
+                lines[j] = lines[j].replace("]", "] NEW", 1)
+    text = f"INBOX — {len(open_mail)} open (unanswered, not archived)"
+    if lines:
+        text += "\n" + "\n".join(lines)
     if len(open_mail) > MAX_EMAILS:
-        out.append(_more([e.id for e in open_mail[MAX_EMAILS:]]))
-    return "\n".join(out), _FOREVER
+        text += "\n" + _more([e.id for e in open_mail[MAX_EMAILS:]])
+    return text, _FOREVER
+
+
+def _calendar_order(w: World) -> list:
+    """Every meeting and personal commitment by start time, cached per calendar version (starts
+    and ids only change with it)."""
+    version = w.versions["calendar"]
+    hit = w.section_cache.get("calendar_order")
+    if hit is not None and hit[0] == version:
+        return hit[1]
+    items = [*w.meetings.values(), *w.commitments.values()]
+    items.sort(key=lambda i: (i.start, i.id))
+    w.section_cache["calendar_order"] = (version, items)
+    return items
+
+
+def _clashes(w: World) -> dict[str, tuple[str, ...]]:
+    """Each double-booked item's clashing ids, sorted; cached per conflict list."""
+    conflicts = w.conflicts
+    hit = w.section_cache.get("clashes")
+    if hit is not None and hit[0] is conflicts:
+        return hit[1]
+    clash_of: dict[str, list[str]] = {}
+    for cf in conflicts:
+        if cf.kind != "critical_unanswered":
+            a, b = cf.items
+            clash_of.setdefault(a, []).append(b)
+            clash_of.setdefault(b, []).append(a)
+    out = {item: tuple(sorted(ids)) for item, ids in clash_of.items()}
+    w.section_cache["clashes"] = (conflicts, out)
+    return out
 
 
 def _calendar(w: World) -> tuple[str, datetime]:
     now = w.clock
-    cache = w.line_cache
-    conflict_of: dict[str, list[str]] = {}
-    for cf in w.conflicts:
-        if cf.kind != "critical_unanswered":
-            a, b = cf.items
-            conflict_of.setdefault(a, []).append(b)
-            conflict_of.setdefault(b, []).append(a)
-    until = now.replace(hour=23, minute=59) + timedelta(hours=12)
-    items = [m for m in w.meetings.values() if m.end > now and m.start <= until]
-    items += [c for c in w.commitments.values() if c.end > now]
-    items.sort(key=lambda i: (i.start, i.id))
+    commitments = w.commitments
+    clash_of = _clashes(w)
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    midnight = today + _DAY
+    until = now.replace(hour=23, minute=59) + _HALF_DAY  # tomorrow noon
+    # what has not ended: meetings up to the horizon, personal commitments however far off
+    items = [i for i in _calendar_order(w) if i.end > now and (i.start <= until or i.id in commitments)]
     # the next item to drop off, or midnight (the horizon and the weekday prefixes follow the date)
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-    valid_until = min((i.end for i in items), default=midnight)
-    valid_until = min(valid_until, midnight)
-    out = [f"CALENDAR — until tomorrow noon, ended items dropped ({len(conflict_of)} items double-booked)"]
-    for i in items[:MAX_MEETINGS]:
-        personal = i.id in w.commitments
-        phase = "MISSED" if i.outcome is Outcome.missed else ""
-        clashes = tuple(sorted(conflict_of.get(i.id, ())))
-        status = None if personal else i.status
-        key = ("m", i.id, i.start, i.end, status, phase, clashes, i.start.date() == now.date())
-        out.append(_cached(cache, key, lambda i=i, p=personal, ph=phase, cl=clashes: _calendar_line(i, w, p, ph, cl)))
+    valid_until = min(min(map(_END, items), default=midnight), midnight)
+    shown = items[:MAX_MEETINGS]
+    keys = [
+        (
+            "m",
+            i.id,
+            i.start,
+            i.end,
+            None if i.id in commitments else i.status,
+            i.outcome is _MISSED,
+            clash_of.get(i.id, ()),
+            today,  # an item on another day than today shows its weekday
+        )
+        for i in shown
+    ]
+    lines = _lines(w.line_cache, keys, shown, lambda i: _calendar_line(i, w, i.id in commitments, clash_of.get(i.id, ())))
+    text = f"CALENDAR — until tomorrow noon, ended items dropped ({len(clash_of)} items double-booked)"
+    if lines:
+        text += "\n" + "\n".join(lines)
     if len(items) > MAX_MEETINGS:
-        out.append(_more([i.id for i in items[MAX_MEETINGS:]]))
-    return "\n".join(out), valid_until
+        text += "\n" + _more([i.id for i in items[MAX_MEETINGS:]])
+    return text, valid_until
 
 
-def _conflict_template(w: World) -> tuple[str, tuple[datetime, ...]]:
-    """The section as a `str.format` template with a `{}` where each unanswered email's waiting
-    time goes (braces in the conflicts' own text escaped), plus when each of those emails started
-    waiting; when nothing waits, the finished text and no times. Cached per conflict list:
-    `pressure.refresh` builds a new list whenever the calendar or mail changes, so only the ages
-    are redone as the clock moves."""
+def _conflict_template(w: World) -> tuple[list, str, tuple[datetime, ...]]:
+    """The conflict list, the section as a `str.format` template with a `{}` where each
+    unanswered email's waiting time goes (braces in the conflicts' own text escaped), and when each
+    of those emails started waiting; when nothing waits, the finished text and no times. Cached
+    per conflict list: `pressure.refresh` builds a new list whenever the calendar or mail changes,
+    so only the ages are redone as the clock moves."""
     conflicts = w.conflicts
-    hit = w.section_cache.get("conflict_template")
-    if hit is not None and hit[0] is conflicts:
-        return hit[1], hit[2]
     lines = [f"ACTIVE CONFLICTS ({len(conflicts)})"]
     if not conflicts:
         lines.append("- none")
@@ -216,12 +258,15 @@ def _conflict_template(w: World) -> tuple[str, tuple[datetime, ...]]:
     template, since = "\n".join(lines), tuple(waiting_since)
     if not since:
         template = template.format()
-    w.section_cache["conflict_template"] = (conflicts, template, since)
-    return template, since
+    hit = w.section_cache["conflict_template"] = (conflicts, template, since)
+    return hit
 
 
 def _conflicts(w: World) -> str:
-    template, since = _conflict_template(w)
+    hit = w.section_cache.get("conflict_template")
+    if hit is None or hit[0] is not w.conflicts:
+        hit = _conflict_template(w)
+    _, template, since = hit
     if not since:
         return template
     # The ages are shared per scenario: they depend only on the clock and the waiting times.
@@ -233,51 +278,69 @@ def _conflicts(w: World) -> str:
     return template.format(*ages)
 
 
+class _TaskFacts(NamedTuple):
+    """What the tasks and contacts sections need that changes only with the tasks version
+    (deadlines, priorities, statuses and assignees are changed through ghostexec.ops)."""
+
+    by_deadline: list  # open tasks by (deadline, priority, id)
+    deadlines: list[datetime]  # their deadlines, in that order
+    moments: list[datetime]  # when the section changes on its own: a deadline passes or nears 30 h
+    open_tasks: list  # open tasks in the scenario's order
+    n_done: int
+    delegated: list[str]  # the assignee of each delegated task
+
+
+def _task_facts(w: World) -> _TaskFacts:
+    version = w.versions["tasks"]
+    hit = w.section_cache.get("task_facts")
+    if hit is not None and hit[0] == version:
+        return hit[1]
+    tasks = w.tasks.values()
+    open_tasks = [t for t in tasks if t.status is not TaskStatus.done]
+    by_deadline = sorted(open_tasks, key=lambda t: (t.deadline, -PRIORITY_RANK[t.priority], t.id))
+    deadlines = [t.deadline for t in by_deadline]
+    moments = sorted({*deadlines, *[d - TASK_HORIZON for d in deadlines]})
+    delegated = [t.assignee for t in tasks if t.status is TaskStatus.delegated]
+    facts = _TaskFacts(by_deadline, deadlines, moments, open_tasks, len(tasks) - len(open_tasks), delegated)
+    w.section_cache["task_facts"] = (version, facts)
+    return facts
+
+
 def _tasks(w: World) -> tuple[str, datetime]:
     now = w.clock
-    cache = w.line_cache
+    facts = _task_facts(w)
     horizon = now + TASK_HORIZON
-    tasks, later, n_done = [], [], 0
-    valid_until = _FOREVER
-    for t in w.tasks.values():
-        if t.status is TaskStatus.done:
-            n_done += 1
-            continue
-        if t.deadline <= horizon:
-            tasks.append(t)
-        else:
-            later.append(t.id)
-        for b in (t.deadline, t.deadline - TASK_HORIZON):
-            if now < b < valid_until:
-                valid_until = b
-    tasks.sort(key=lambda t: (t.deadline, -PRIORITY_RANK[t.priority], t.id))
-    out = [f"TASKS — {len(tasks)} due within 30h or overdue, {n_done} done"]
-    for t in tasks[:MAX_TASKS]:
-        overdue = t.deadline <= now
-        key = ("t", t.id, t.status, t.progress_minutes, t.deadline, t.assignee, overdue)
-        out.append(_cached(cache, key, lambda t=t, o=overdue: _task_line(t, w, o)))
-    if len(tasks) > MAX_TASKS:
-        out.append(_more([t.id for t in tasks[MAX_TASKS:]]))
+    due = facts.by_deadline[: bisect_right(facts.deadlines, horizon)]
+    moments = facts.moments
+    upcoming = bisect_right(moments, now)
+    valid_until = moments[upcoming] if upcoming < len(moments) else _FOREVER
+    shown = due[:MAX_TASKS]
+    keys = [("t", t.id, t.status, t.progress_minutes, t.deadline, t.assignee, t.deadline <= now) for t in shown]
+    lines = _lines(w.line_cache, keys, shown, lambda t: _task_line(t, w, t.deadline <= now))
+    text = f"TASKS — {len(due)} due within 30h or overdue, {facts.n_done} done"
+    if lines:
+        text += "\n" + "\n".join(lines)
+    if len(due) > MAX_TASKS:
+        text += "\n" + _more([t.id for t in due[MAX_TASKS:]])
+    later = [t.id for t in facts.open_tasks if t.deadline > horizon]
     if later:
-        out.append(f"- later: {', '.join(later)}")
-    return "\n".join(out), valid_until
+        text += f"\n- later: {', '.join(later)}"
+    return text, valid_until
 
 
 def _contacts(w: World) -> tuple[str, datetime]:
-    cache = w.line_cache
-    load: dict[str, int] = {}
-    for t in w.tasks.values():
-        if t.status is TaskStatus.delegated:
-            load[t.assignee] = load.get(t.assignee, 0) + 1
+    delegated = _task_facts(w).delegated
     people = w.contact_order
-    out = ["CONTACTS"]
-    for c in people[:MAX_CONTACTS]:
-        n = load.get(c.id, 0)
-        key = ("c", c.id, c.mood, c.preferred_channel, c.tone_preference, n, c.email_unreachable_reason)
-        out.append(_cached(cache, key, lambda c=c, n=n: _contact_line(c, n)))
+    shown = people[:MAX_CONTACTS]
+    keys = [
+        ("c", c.id, c.mood, c.preferred_channel, c.tone_preference, delegated.count(c.id), c.email_unreachable_reason)
+        for c in shown
+    ]
+    lines = _lines(w.line_cache, keys, shown, lambda c: _contact_line(c, delegated.count(c.id)))
+    text = "CONTACTS\n" + "\n".join(lines)
     if len(people) > MAX_CONTACTS:
-        out.append(_more([c.id for c in people[MAX_CONTACTS:]]))
-    return "\n".join(out), _FOREVER
+        text += "\n" + _more([c.id for c in people[MAX_CONTACTS:]])
+    return text, _FOREVER
 
 
 def _frame(w: World) -> tuple[str, str]:
