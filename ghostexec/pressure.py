@@ -8,10 +8,10 @@ bumps on every change, and the next moment the clock alone would change it.
 
 from __future__ import annotations
 
-import itertools
 from bisect import bisect_left
 from datetime import datetime, timedelta
-from operator import attrgetter
+from itertools import compress
+from operator import attrgetter, eq
 from typing import NamedTuple
 
 from .state import World
@@ -28,6 +28,7 @@ B2B_HORIZON = timedelta(hours=4)
 # Keys and fields read in C (sort keys, min/sum over a list) rather than by Python lambdas.
 _BY_START = attrgetter("start", "id")
 _BY_ID = attrgetter("id")
+_START = attrgetter("start")
 _END = attrgetter("end")
 
 
@@ -146,7 +147,8 @@ class TaskTally(NamedTuple):
     version: int
     next_deadline: datetime  # the earliest deadline of an open task still ahead (datetime.max: none)
     overdue: int  # open tasks past their deadline
-    urgent: tuple[str, ...]  # of those, the high/critical ones not delegated (ids, in task order)
+    urgent: frozenset[str]  # of those, the high/critical ones not delegated: urgent work
+    urgent_reasons: tuple[str, ...]  # why, one per urgent task (in task order)
 
 
 _HIGH = PRIORITY_RANK[Priority.high]
@@ -172,13 +174,15 @@ def task_tally(w: World) -> TaskTally:
             overdue += 1
             if t.status is not delegated and PRIORITY_RANK[t.priority] >= _HIGH:
                 urgent.append(t.id)
-    tally = w.section_cache["task_tally"] = TaskTally(version, next_deadline, overdue, tuple(urgent))
+    reasons = tuple(f"{tid} is overdue" for tid in urgent)
+    tally = w.section_cache["task_tally"] = TaskTally(version, next_deadline, overdue, frozenset(urgent), reasons)
     return tally
 
 
 def _join_starts(items: list) -> list[datetime]:
     """Start of every item that begins exactly when its predecessor (by start) ends, sorted."""
-    return [b.start for a, b in itertools.pairwise(items) if b.start == a.end]
+    starts = list(map(_START, items[1:]))
+    return list(compress(starts, map(eq, starts, map(_END, items))))  # starts[k] == items[k].end
 
 
 STRESS_PER = {"overlap": 5, "personal_clash": 8, "critical_unanswered": 4}
@@ -228,13 +232,14 @@ def _conflict_urgency(w: World, conflicts: list[Conflict]) -> list[tuple[datetim
     if hit is not None and hit[0] is conflicts:
         return hit[1]
     out: list[tuple[datetime | None, str, tuple[str, ...]]] = []
-    meetings = w.meetings
+    meetings, commitments = w.meetings, w.commitments
     for c in conflicts:
         if c.kind == "critical_unanswered":
             out.append((None, f"{c.items[0]} (critical mail) is unanswered", c.items))
         else:
-            first = min((meetings.get(i) or w.commitments[i]).start for i in c.items)
-            movable = tuple(i for i in c.items if i in meetings)
+            a, b = c.items  # a calendar conflict is a pair of meetings or a meeting and a commitment
+            first = min((meetings.get(a) or commitments[a]).start, (meetings.get(b) or commitments[b]).start)
+            movable = tuple(filter(meetings.__contains__, c.items))
             out.append((first, f"{c.id} starts by {first:%H:%M}", movable))
     w.section_cache["urgency"] = (conflicts, out)
     return out
@@ -264,8 +269,8 @@ def urgent_work(w: World) -> UrgentWork:
             meetings += ids
         elif first - URGENT_HORIZON < until:
             until = first - URGENT_HORIZON  # the moment this clash comes within the horizon
-    reasons += [f"{tid} is overdue" for tid in tally.urgent]
-    work = UrgentWork(reasons, frozenset(emails), frozenset(meetings), frozenset(tally.urgent))
+    reasons += tally.urgent_reasons
+    work = UrgentWork(reasons, frozenset(emails), frozenset(meetings), tally.urgent)
     w.section_cache["urgent"] = (conflicts, version, until, work)
     return work
 
@@ -286,7 +291,7 @@ def _refresh_conflicts(w: World) -> tuple:
         if now < hit[1]:
             return hit
         items = [i for i in hit[2] if i.end > now]
-        ended = {i.id for i in hit[2] if i.end <= now}
+        ended = set(map(_BY_ID, hit[2])).difference(map(_BY_ID, items))
         conflicts = [c for c in old if c.kind == "critical_unanswered" or ended.isdisjoint(c.items)]
         if len(conflicts) != len(old):
             w.conflicts = conflicts
@@ -311,7 +316,8 @@ def refresh(w: World) -> None:
 
     Both are exact until the calendar, mail, missed tally or tasks change (the key) or the clock
     reaches the first moment either could change by itself (an item ending, a deadline passing,
-    a back-to-back join coming within four hours): until then a step only checks the key."""
+    a back-to-back join coming within four hours): until then a step only checks the key. The
+    cache entry (key, until) is the refresh stamp (see `refresh_stamp`)."""
     now = w.clock
     v = w.versions
     key = (v["calendar"], v["mail"], w.missed_count, v["tasks"])
@@ -323,3 +329,16 @@ def refresh(w: World) -> None:
     if stress != w.executive.stress:
         w.executive.stress = stress
     w.section_cache["pressure"] = (key, min(until, entry[1]))
+
+
+def refresh_stamp(w: World) -> tuple:
+    """An object replaced whenever `refresh` may have changed anything: the conflicts, stress, the
+    task tally, or what they are computed from (the calendar, mail and tasks versions, the missed
+    tally; mail covers leaks, which only a logged reply adds). Caches of values that depend on
+    nothing else (the reward's potentials) key on its identity. A world whose caches were
+    cleared (a planner's fork) is refreshed first: that recomputes the same conflicts and stress."""
+    stamp = w.section_cache.get("pressure")
+    if stamp is None:
+        refresh(w)
+        stamp = w.section_cache["pressure"]
+    return stamp

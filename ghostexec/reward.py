@@ -33,7 +33,7 @@ from typing import NamedTuple
 
 from .actions import CancelMeeting, CompleteTask, DelegateTask, ReplyEmail, RescheduleMeeting
 from .content import ReplyReading
-from .pressure import TaskTally, task_tally, urgent_work
+from .pressure import refresh_stamp, task_tally, urgent_work
 from .results import ExpectationResult, RewardBreakdown, RewardComponent, build
 from .state import World
 from .world import MOOD_INDEX, NEUTRAL_INDEX, MeetingStatus, Priority, Relationship, TaskStatus
@@ -64,7 +64,11 @@ ZERO = {
     name: RewardComponent(name=name, weight=wt, raw=0.0, value=0.0, detail=DETAILS[name])
     for name, wt in (("conflict", W_CONFLICT), ("task", W_TASK), ("relationship", W_RELATIONSHIP), ("shaping", 1.0))
 }
-ZERO_CONFLICT, ZERO_TASK, ZERO_RELATIONSHIP, ZERO_SHAPING = ZERO.values()
+ZERO_CHANNELS = ZERO_CONFLICT, ZERO_TASK, ZERO_RELATIONSHIP, ZERO_SHAPING = tuple(ZERO.values())
+# Idle components by detail text (frozen, so shared like the zeros): the same urgent reasons are
+# usually charged step after step. The key is the component's only input; the size is bounded.
+_IDLE: dict[str, RewardComponent] = {}
+_IDLE_LIMIT = 4096
 
 
 def _made(name: str, weight: float, raw: float, detail: str) -> RewardComponent:
@@ -73,18 +77,21 @@ def _made(name: str, weight: float, raw: float, detail: str) -> RewardComponent:
     return build(RewardComponent, name=name, weight=weight, raw=raw, value=weight * raw, detail=detail)
 
 
+def _idle_component(detail: str) -> RewardComponent:
+    """The neglect penalty with this detail, shared (see _IDLE)."""
+    c = _IDLE.get(detail)
+    if c is None:
+        if len(_IDLE) >= _IDLE_LIMIT:
+            _IDLE.clear()
+        c = _IDLE[detail] = _made("idle_penalty", 1.0, IDLE_PENALTY, detail)
+    return c
+
+
 KEY_RELATIONSHIPS = {Relationship.board, Relationship.client, Relationship.family, Relationship.executive}
 
 
 def contact_weight(c) -> float:
     return 3.0 if c.vip else 2.0 if c.relationship in KEY_RELATIONSHIPS else 1.0
-
-
-def task_value(t, now) -> float:
-    if t.status is TaskStatus.done:
-        return 1.0 if t.completed_at <= t.deadline else 0.6
-    base = 0.4 if t.status is TaskStatus.delegated else 0.5 * t.progress_minutes / t.effort_minutes
-    return base - (0.5 if t.deadline <= now else 0.0)
 
 
 class Potentials(NamedTuple):
@@ -96,16 +103,26 @@ class Potentials(NamedTuple):
     shaping: float
 
 
-def _task_potential(w: World, tally: TaskTally) -> float:
-    """Σ weight × value. Task values change only when a task does (ops bumps the version) or a
-    deadline passes, exactly when `task_tally` starts a new tally: cached per tally."""
+def _task_potential(w: World) -> float:
+    """Σ weight × value (done on time 1, late 0.6; delegated 0.4, else ½·share done, −0.5 while
+    overdue). Values change only when a task does (ops bumps the version) or a deadline passes,
+    exactly when `task_tally` starts a new tally: cached per tally."""
+    tally = task_tally(w)
     hit = w.section_cache.get("phi_task")
     if hit is not None and hit[0] is tally:
         return hit[1]
     now = w.clock
+    done, delegated = TaskStatus.done, TaskStatus.delegated
     total = 0.0
     for t in w.tasks.values():
-        total += TASK_WEIGHT[t.priority] * task_value(t, now)
+        status = t.status
+        if status is done:
+            value = 1.0 if t.completed_at <= t.deadline else 0.6
+        else:
+            value = 0.4 if status is delegated else 0.5 * t.progress_minutes / t.effort_minutes
+            if t.deadline <= now:
+                value -= 0.5
+        total += TASK_WEIGHT[t.priority] * value
     w.section_cache["phi_task"] = (tally, total)
     return total
 
@@ -147,16 +164,20 @@ def cancelled_penalty(w: World) -> float:
 
 
 def potentials(w: World) -> Potentials:
-    conflicts = w.conflicts
-    version = w.versions["calendar"]
-    hit = w.section_cache.get("phi_conflict")
-    if hit is None or hit[0] is not conflicts or hit[1] != version:
-        weights = -sum(map(_WEIGHT, conflicts))
-        hit = w.section_cache["phi_conflict"] = (conflicts, version, weights, cancelled_penalty(w))
+    """The live world's potentials, after `pressure.refresh` (they read its conflicts and stress).
+    Besides the contacts version, all they read is covered by the refresh stamp (conflicts,
+    stress, the task tally, the calendar version for cancellations, the missed and leak tallies),
+    so they are cached by the two."""
+    stamp = refresh_stamp(w)
+    version = w.versions["contacts"]
+    hit = w.section_cache.get("potentials")
+    if hit is not None and hit[0] is stamp and hit[1] == version:
+        return hit[2]
     # missed items and leaks are tallied by ghostexec.ops as they happen (they never un-happen)
-    conflict = hit[2] - w.missed_penalty - hit[3] - LEAK_WEIGHT * w.leaks
-    task = _task_potential(w, task_tally(w))
-    return Potentials(conflict, task, _relationship_potential(w), -w.executive.stress / STRESS_SCALE)
+    conflict = -sum(map(_WEIGHT, w.conflicts)) - w.missed_penalty - cancelled_penalty(w) - LEAK_WEIGHT * w.leaks
+    phi = Potentials(conflict, _task_potential(w), _relationship_potential(w), -w.executive.stress / STRESS_SCALE)
+    w.section_cache["potentials"] = (stamp, version, phi)
+    return phi
 
 
 def neglect_reasons(w: World, action) -> list[str]:
@@ -186,17 +207,26 @@ def breakdown(
 ) -> RewardBreakdown:
     """The step's reward, channel by channel. A channel whose potential did not move gets its
     shared zero component (most channels on most steps)."""
-    c0, t0, r0, s0 = before
-    c1, t1, r1, s1 = after
-    dc, dt, dr, ds = c1 - c0, t1 - t0, r1 - r0, s1 - s0
-    conflict = ZERO_CONFLICT if dc == 0.0 else _made("conflict", W_CONFLICT, dc, DETAILS["conflict"])
-    task = ZERO_TASK if dt == 0.0 else _made("task", W_TASK, dt, DETAILS["task"])
-    relationship = ZERO_RELATIONSHIP if dr == 0.0 else _made("relationship", W_RELATIONSHIP, dr, DETAILS["relationship"])
-    shaping = ZERO_SHAPING if ds == 0.0 else _made("shaping", 1.0, ds, DETAILS["shaping"])
-    invalid_c = _made("invalid_penalty", 1.0, INVALID_PENALTY, error or "") if invalid else NO_INVALID
-    idle_c = _made("idle_penalty", 1.0, IDLE_PENALTY, "; ".join(idle_reasons[:4])) if idle_reasons and not invalid else NO_IDLE
-    # Added left to right from 0.0, in component order, as a loop over the components would.
-    total = 0.0 + conflict.value + task.value + relationship.value + shaping.value + invalid_c.value + idle_c.value
+    # The total adds the components' values left to right from 0.0, in component order.
+    if after == before:  # no potential moved (most steps)
+        conflict, task, relationship, shaping = ZERO_CHANNELS
+        total = 0.0
+    else:
+        c0, t0, r0, s0 = before
+        c1, t1, r1, s1 = after
+        dc, dt, dr, ds = c1 - c0, t1 - t0, r1 - r0, s1 - s0
+        conflict = ZERO_CONFLICT if dc == 0.0 else _made("conflict", W_CONFLICT, dc, DETAILS["conflict"])
+        task = ZERO_TASK if dt == 0.0 else _made("task", W_TASK, dt, DETAILS["task"])
+        relationship = ZERO_RELATIONSHIP if dr == 0.0 else _made("relationship", W_RELATIONSHIP, dr, DETAILS["relationship"])
+        shaping = ZERO_SHAPING if ds == 0.0 else _made("shaping", 1.0, ds, DETAILS["shaping"])
+        total = 0.0 + conflict.value + task.value + relationship.value + shaping.value
+    if invalid:
+        invalid_c, idle_c = _made("invalid_penalty", 1.0, INVALID_PENALTY, error or ""), NO_IDLE
+    elif idle_reasons:
+        invalid_c, idle_c = NO_INVALID, _idle_component("; ".join(idle_reasons[:4]))
+    else:
+        invalid_c, idle_c = NO_INVALID, NO_IDLE
+    total = total + invalid_c.value + idle_c.value
     comps = [conflict, task, relationship, shaping, invalid_c, idle_c]
     expectations = []
     if reading is not None and email_id is not None:
