@@ -120,38 +120,6 @@ def _calendar_line(i, w: World, personal: bool, clashes: tuple) -> str:
     return line
 
 
-def _section(w: World, name: str, key: tuple, build) -> tuple[str, datetime]:
-    """One section and the moment its text would change on its own, rebuilt only when `key` (the
-    versions of what it shows) changes or that moment has come."""
-    hit = w.section_cache.get(name)
-    if hit is not None and hit[0] == key and w.clock < hit[1]:
-        return hit[2], hit[1]
-    text, valid_until = build(w)
-    w.section_cache[name] = (key, valid_until, text)
-    return text, valid_until
-
-
-def _sections(w: World) -> tuple[str, str, str, str]:
-    """The inbox, calendar, tasks and contacts sections. Each is rebuilt only when its inputs
-    change: the versions of what it shows (bumped by ghostexec.ops on every change) and, for the
-    time-dependent ones, the next moment their text would change on its own (a meeting ending, a
-    deadline nearing, midnight). Most steps change none of them, so one check of all the versions
-    and the earliest such moment covers the four."""
-    v = w.versions
-    arrived = tuple(w.arrived) if w.step else ()  # mail that arrived this step is tagged NEW
-    key = (tuple(v.values()), arrived)
-    hit = w.section_cache.get("sections")
-    if hit is not None and hit[0] == key and w.clock < hit[1]:
-        return hit[2]
-    inbox, inbox_until = _section(w, "inbox", (v["mail"], arrived), _inbox)
-    calendar, calendar_until = _section(w, "calendar", (v["calendar"],), _calendar)
-    tasks, tasks_until = _section(w, "tasks", (v["tasks"],), _tasks)
-    contacts, contacts_until = _section(w, "contacts", (v["contacts"], v["tasks"]), _contacts)
-    texts = (inbox, calendar, tasks, contacts)
-    w.section_cache["sections"] = (key, min(inbox_until, calendar_until, tasks_until, contacts_until), texts)
-    return texts
-
-
 def _inbox(w: World) -> tuple[str, datetime]:
     contacts = w.contacts
     open_mail = [e for e in w.visible_emails() if not e.archived and not e.replied]
@@ -341,6 +309,36 @@ def _contacts(w: World) -> tuple[str, datetime]:
     if len(people) > MAX_CONTACTS:
         text += "\n" + _more([c.id for c in people[MAX_CONTACTS:]])
     return text, _FOREVER
+
+
+_SECTION_BUILDERS = (_inbox, _calendar, _tasks, _contacts)
+_NEVER_BUILT = ((None,) * 4, (datetime.min,) * 4, ("",) * 4, datetime.min)
+
+
+def _sections(w: World) -> tuple[str, str, str, str]:
+    """The inbox, calendar, tasks and contacts sections. Each is rebuilt only when its inputs
+    change: the versions of what it shows (bumped by ghostexec.ops on every change) and, for the
+    time-dependent ones, the next moment their text would change on its own (a meeting ending, a
+    deadline nearing, midnight). Most steps change none of them, so one comparison of all the
+    versions and the earliest such moment covers the four."""
+    v = w.versions
+    keys = (
+        (v["mail"], tuple(w.arrived) if w.step else ()),  # mail that arrived this step is tagged NEW
+        v["calendar"],
+        v["tasks"],
+        (v["contacts"], v["tasks"]),  # each contact's delegated tasks are shown
+    )
+    now = w.clock
+    old_keys, valid_untils, texts, valid_until = w.section_cache.get("sections", _NEVER_BUILT)
+    if keys == old_keys and now < valid_until:
+        return texts
+    texts, valid_untils = list(texts), list(valid_untils)
+    for n, build in enumerate(_SECTION_BUILDERS):
+        if keys[n] != old_keys[n] or now >= valid_untils[n]:
+            texts[n], valid_untils[n] = build(w)
+    texts = tuple(texts)
+    w.section_cache["sections"] = (keys, valid_untils, texts, min(valid_untils))
+    return texts
 
 
 def _frame(w: World) -> tuple[str, str]:
