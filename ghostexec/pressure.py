@@ -198,9 +198,9 @@ def _conflict_stress(w: World, conflicts: list[Conflict]) -> int:
     return total
 
 
-def _stress(w: World, joins: list[datetime]) -> tuple[int, datetime]:
-    """(stress, the first moment the clock alone would change it) for the live world, given the
-    calendar's back-to-back joins (see `_refresh_conflicts`).
+def _stress(w: World, joins: list[datetime]) -> tuple[int, datetime, TaskTally]:
+    """(stress, the first moment the clock alone would change it, the task tally it counted) for
+    the live world, given the calendar's back-to-back joins (see `_refresh_conflicts`).
 
     Stress adds overdue tasks (which change when the next deadline passes) and the back-to-back
     chains of the next four hours: a join counts once its start is before now + B2B_HORIZON, so
@@ -212,7 +212,7 @@ def _stress(w: World, joins: list[datetime]) -> tuple[int, datetime]:
     if b2b < len(joins):
         until = min(until, joins[b2b] - B2B_HORIZON + timedelta.resolution)
     level = w.executive.base_stress + _conflict_stress(w, w.conflicts) + 4 * tally.overdue + 2 * b2b + 3 * w.missed_count
-    return max(0, min(100, level)), until
+    return max(0, min(100, level)), until, tally
 
 
 class UrgentWork(NamedTuple):
@@ -317,7 +317,7 @@ def refresh(w: World) -> None:
     Both are exact until the calendar, mail, missed tally or tasks change (the key) or the clock
     reaches the first moment either could change by itself (an item ending, a deadline passing,
     a back-to-back join coming within four hours): until then a step only checks the key. The
-    cache entry (key, until) is the refresh stamp (see `refresh_stamp`)."""
+    cache entry (key, until, task tally) is the refresh stamp (see `refresh_stamp`)."""
     now = w.clock
     v = w.versions
     key = (v["calendar"], v["mail"], w.missed_count, v["tasks"])
@@ -325,14 +325,14 @@ def refresh(w: World) -> None:
     if hit is not None and hit[0] == key and now < hit[1]:
         return
     entry = _refresh_conflicts(w)
-    stress, until = _stress(w, entry[3])
+    stress, until, tally = _stress(w, entry[3])
     if stress != w.executive.stress:
         w.executive.stress = stress
-    w.section_cache["pressure"] = (key, min(until, entry[1]))
+    w.section_cache["pressure"] = (key, min(until, entry[1]), tally)
 
 
 def refresh_stamp(w: World) -> tuple:
-    """An object replaced whenever `refresh` may have changed anything: the conflicts, stress, the
+    """(key, until, task tally) as of the last `refresh`: an object replaced whenever `refresh` may have changed anything: the conflicts, stress, the
     task tally, or what they are computed from (the calendar, mail and tasks versions, the missed
     tally; mail covers leaks, which only a logged reply adds). Caches of values that depend on
     nothing else (the reward's potentials) key on its identity. A world whose caches were

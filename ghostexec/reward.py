@@ -33,7 +33,7 @@ from typing import NamedTuple
 
 from .actions import CancelMeeting, CompleteTask, DelegateTask, ReplyEmail, RescheduleMeeting
 from .content import ReplyReading
-from .pressure import refresh_stamp, task_tally, urgent_work
+from .pressure import TaskTally, refresh_stamp, urgent_work
 from .results import ExpectationResult, RewardBreakdown, RewardComponent, build
 from .state import World
 from .world import MOOD_INDEX, NEUTRAL_INDEX, MeetingStatus, Priority, Relationship, TaskStatus
@@ -103,11 +103,10 @@ class Potentials(NamedTuple):
     shaping: float
 
 
-def _task_potential(w: World) -> float:
+def _task_potential(w: World, tally: TaskTally) -> float:
     """Σ weight × value (done on time 1, late 0.6; delegated 0.4, else ½·share done, −0.5 while
     overdue). Values change only when a task does (ops bumps the version) or a deadline passes,
-    exactly when `task_tally` starts a new tally: cached per tally."""
-    tally = task_tally(w)
+    exactly when `task_tally` starts a new tally: cached per (current) tally."""
     hit = w.section_cache.get("phi_task")
     if hit is not None and hit[0] is tally:
         return hit[1]
@@ -175,7 +174,7 @@ def potentials(w: World) -> Potentials:
         return hit[2]
     # missed items and leaks are tallied by ghostexec.ops as they happen (they never un-happen)
     conflict = -sum(map(_WEIGHT, w.conflicts)) - w.missed_penalty - cancelled_penalty(w) - LEAK_WEIGHT * w.leaks
-    phi = Potentials(conflict, _task_potential(w), _relationship_potential(w), -w.executive.stress / STRESS_SCALE)
+    phi = Potentials(conflict, _task_potential(w, stamp[2]), _relationship_potential(w), -w.executive.stress / STRESS_SCALE)
     w.section_cache["potentials"] = (stamp, version, phi)
     return phi
 
