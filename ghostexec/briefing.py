@@ -357,6 +357,7 @@ def _frame(w: World) -> tuple[str, str]:
 
 
 def _since_last_step(w: World, last_action: str | None) -> str:
+    """The agent's last action, its result and the step's changes (at most MAX_CHANGES)."""
     if last_action is None and w.step == 0:
         return "- Episode start. Nothing has happened yet."
     result = f"INVALID — {w.last_error}" if w.last_error else "OK"
@@ -370,6 +371,7 @@ def _since_last_step(w: World, last_action: str | None) -> str:
 
 
 def render(w: World, *, last_action: str | None = None) -> str:
+    """The whole briefing, cut at MAX_CHARS; `last_action` describes the step just taken."""
     now = w.clock
     # The opening and closing lines depend only on the clock, the step and stress (the rest is the
     # scenario's fixed text), so they are shared by every episode of the scenario like the entity lines.
