@@ -300,7 +300,7 @@ def _refresh_conflicts(w: World) -> tuple:
         conflicts = build_conflicts(w, items)
         # Conflict objects are cached, so an unchanged set rebuilds into the same objects: keep the
         # old list then, and everything cached per conflict list (urgency, stress, briefing lines)
-        # stays valid. Usually the item that just ended was not double-booked.
+        # stays valid: many calendar and mail changes touch nothing double-booked.
         if len(conflicts) != len(old) or any(a is not b for a, b in zip(conflicts, old, strict=True)):
             w.conflicts = conflicts
         seen = w.conflicts_seen
@@ -332,10 +332,11 @@ def refresh(w: World) -> None:
 
 
 def refresh_stamp(w: World) -> tuple:
-    """(key, until, task tally) as of the last `refresh`: an object replaced whenever `refresh` may have changed anything: the conflicts, stress, the
-    task tally, or what they are computed from (the calendar, mail and tasks versions, the missed
-    tally; mail covers leaks, which only a logged reply adds). Caches of values that depend on
-    nothing else (the reward's potentials) key on its identity. A world whose caches were
+    """(key, until, task tally) as of the last `refresh`: an object replaced whenever `refresh`
+    may have changed anything: the conflicts, stress, the task tally, or what they are computed
+    from (the calendar, mail and tasks versions, the missed tally; mail covers leaks, which only a
+    logged reply adds). Caches of values that depend on nothing else (the reward's potentials)
+    key on its identity. A world whose caches were
     cleared (a planner's fork) is refreshed first: that recomputes the same conflicts and stress."""
     stamp = w.section_cache.get("pressure")
     if stamp is None:
