@@ -8,10 +8,10 @@ bumps on every change, and the next moment the clock alone would change it.
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from datetime import datetime, timedelta
 from itertools import compress
-from operator import attrgetter, eq
+from operator import attrgetter, eq, itemgetter
 from typing import NamedTuple
 
 from .state import World
@@ -146,36 +146,63 @@ class TaskTally(NamedTuple):
 
     version: int
     next_deadline: datetime  # the earliest deadline of an open task still ahead (datetime.max: none)
-    overdue: int  # open tasks past their deadline
+    overdue: int  # open tasks past their deadline: the first `overdue` of the version's deadline order
     urgent: frozenset[str]  # of those, the high/critical ones not delegated: urgent work
     urgent_reasons: tuple[str, ...]  # why, one per urgent task (in task order)
 
 
 _HIGH = PRIORITY_RANK[Priority.high]
+_ROW_ID = itemgetter(1)
+_ROW_REASON = itemgetter(2)
+
+
+class TaskDeadlines(NamedTuple):
+    """One tasks version's open tasks in deadline order (ties by task order). Ops bumps the version
+    on every task change (status, moved deadline, new task), so within a version the only thing
+    that changes is how many of them the clock has passed: a prefix of this order."""
+
+    version: int
+    deadlines: list[datetime]  # sorted
+    positions: list[int]  # each task's position in `w.tasks`, in the same order
+    urgent_deadlines: list[datetime]  # the high/critical, not delegated ones (urgent once overdue)
+    urgent_rows: list[tuple[int, str, str]]  # (position in `w.tasks`, id, reason), in that order
+
+
+def task_deadlines(w: World) -> TaskDeadlines:
+    """The live tasks version's deadline order, cached per version (also read by the reward)."""
+    version = w.versions["tasks"]
+    hit = w.section_cache.get("task_deadlines")
+    if hit is not None and hit.version == version:
+        return hit
+    done, delegated = TaskStatus.done, TaskStatus.delegated
+    rows = sorted((t.deadline, n, t) for n, t in enumerate(w.tasks.values()) if t.status is not done)
+    urgent = [r for r in rows if r[2].status is not delegated and PRIORITY_RANK[r[2].priority] >= _HIGH]
+    hit = w.section_cache["task_deadlines"] = TaskDeadlines(
+        version,
+        [r[0] for r in rows],
+        [r[1] for r in rows],
+        [r[0] for r in urgent],
+        [(n, t.id, f"{t.id} is overdue") for _, n, t in urgent],
+    )
+    return hit
 
 
 def task_tally(w: World) -> TaskTally:
-    """The tally for the live world: one pass over the tasks, shared by stress, urgency and the
-    reward's task potential (which caches by the tally's identity)."""
+    """The tally for the live world, shared by stress, urgency and the reward's task potential
+    (which caches by the tally's identity). A passing deadline costs two bisects over the
+    version's deadline order, not a pass over the tasks."""
     hit = w.section_cache.get("task_tally")
     version = w.versions["tasks"]
     now = w.clock
     if hit is not None and hit.version == version and now < hit.next_deadline:
         return hit
-    next_deadline, overdue, urgent = datetime.max, 0, []
-    done, delegated = TaskStatus.done, TaskStatus.delegated
-    for t in w.tasks.values():
-        if t.status is done:
-            continue
-        if t.deadline > now:
-            if t.deadline < next_deadline:
-                next_deadline = t.deadline
-        else:
-            overdue += 1
-            if t.status is not delegated and PRIORITY_RANK[t.priority] >= _HIGH:
-                urgent.append(t.id)
-    reasons = tuple(f"{tid} is overdue" for tid in urgent)
-    tally = w.section_cache["task_tally"] = TaskTally(version, next_deadline, overdue, frozenset(urgent), reasons)
+    order = task_deadlines(w)
+    deadlines = order.deadlines
+    overdue = bisect_right(deadlines, now)
+    next_deadline = deadlines[overdue] if overdue < len(deadlines) else datetime.max
+    urgent = sorted(order.urgent_rows[: bisect_right(order.urgent_deadlines, now)])  # back to task order
+    tally = TaskTally(version, next_deadline, overdue, frozenset(map(_ROW_ID, urgent)), tuple(map(_ROW_REASON, urgent)))
+    w.section_cache["task_tally"] = tally
     return tally
 
 

@@ -28,12 +28,13 @@ is neither charged nor paid, while repairing it is paid, once.
 
 from __future__ import annotations
 
-from operator import attrgetter, mul
+from functools import reduce
+from operator import add, attrgetter, mul
 from typing import NamedTuple
 
 from .actions import CancelMeeting, CompleteTask, DelegateTask, ReplyEmail, RescheduleMeeting
 from .content import ReplyReading
-from .pressure import TaskTally, refresh_stamp, urgent_work
+from .pressure import TaskTally, refresh_stamp, task_deadlines, urgent_work
 from .results import ExpectationResult, RewardBreakdown, RewardComponent, build
 from .state import World
 from .world import MOOD_INDEX, NEUTRAL_INDEX, MeetingStatus, Priority, Relationship, TaskStatus
@@ -103,25 +104,48 @@ class Potentials(NamedTuple):
     shaping: float
 
 
+def _task_terms(w: World) -> tuple:
+    """(tasks version, each task's term with no deadline passed, in task order, and per open task
+    in the version's deadline order (`pressure.task_deadlines`): its position and its term once
+    overdue). Within a version only the clock changes a term, from the first to the second."""
+    order = task_deadlines(w)
+    hit = w.section_cache.get("task_terms")
+    if hit is not None and hit[0] is order:
+        return hit
+    done, delegated = TaskStatus.done, TaskStatus.delegated
+    terms, late = [], {}
+    for n, t in enumerate(w.tasks.values()):
+        weight = TASK_WEIGHT[t.priority]
+        if t.status is done:
+            terms.append(weight * (1.0 if t.completed_at <= t.deadline else 0.6))
+        else:
+            value = 0.4 if t.status is delegated else 0.5 * t.progress_minutes / t.effort_minutes
+            terms.append(weight * value)
+            value -= 0.5
+            late[n] = weight * value
+    hit = w.section_cache["task_terms"] = (order, terms, [(n, late[n]) for n in order.positions])
+    return hit
+
+
 def _task_potential(w: World, tally: TaskTally) -> float:
     """Σ weight × value (done on time 1, late 0.6; delegated 0.4, else ½·share done, −0.5 while
     overdue). Values change only when a task does (ops bumps the version) or a deadline passes,
-    exactly when `task_tally` starts a new tally: cached per (current) tally."""
+    exactly when `task_tally` starts a new tally: cached per (current) tally. The terms are kept
+    per version and a passing deadline swaps in the overdue terms of the tasks it passed (the
+    tally's first `overdue` in deadline order); the sum adds them in task order from 0.0, in C."""
     hit = w.section_cache.get("phi_task")
     if hit is not None and hit[0] is tally:
         return hit[1]
-    now = w.clock
-    done, delegated = TaskStatus.done, TaskStatus.delegated
-    total = 0.0
-    for t in w.tasks.values():
-        status = t.status
-        if status is done:
-            value = 1.0 if t.completed_at <= t.deadline else 0.6
-        else:
-            value = 0.4 if status is delegated else 0.5 * t.progress_minutes / t.effort_minutes
-            if t.deadline <= now:
-                value -= 0.5
-        total += TASK_WEIGHT[t.priority] * value
+    _, base, late = _task_terms(w)
+    current = w.section_cache.get("task_terms_now")  # (version's terms, overdue count, terms now)
+    if current is not None and current[0] is base and current[1] <= tally.overdue:
+        terms, passed = current[2], current[1]
+    else:
+        terms, passed = base.copy(), 0
+    for n, term in late[passed : tally.overdue]:
+        terms[n] = term
+    w.section_cache["task_terms_now"] = (base, tally.overdue, terms)
+    total = reduce(add, terms, 0.0)
     w.section_cache["phi_task"] = (tally, total)
     return total
 
