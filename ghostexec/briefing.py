@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from datetime import datetime, timedelta
-from operator import attrgetter
+from itertools import compress, count, repeat
+from operator import attrgetter, is_, itemgetter
 from typing import NamedTuple
 
 from .state import World
@@ -29,6 +30,10 @@ _MINUTE = timedelta(minutes=1)
 _DAY = timedelta(days=1)
 _HALF_DAY = timedelta(hours=12)
 _END = attrgetter("end")
+_ID = attrgetter("id")
+_DEADLINE = attrgetter("deadline")
+# everything a contact's line shows that can change, bar its delegated load
+_CONTACT_SHOWN = attrgetter("id", "mood", "preferred_channel", "tone_preference", "email_unreachable_reason")
 _MISSED = Outcome.missed
 _FOREVER = datetime.max
 
@@ -42,17 +47,21 @@ def _more(ids: list[str]) -> str:
     return f"  … and {len(ids)} more: {', '.join(ids)}"
 
 
-def _lines(cache: dict, keys: list[tuple], items: list, build) -> list[str]:
-    """The cached line of each item, by its key; `build(item)` makes it when its key is new. Entity
+def _lines(cache: dict, keys: list[tuple], build) -> list[str]:
+    """The cached line of each item, by its key; `build(j)` makes item j's when its key is new. Entity
     lines are rebuilt only when what they display changes. The cache is shared by the episodes of
     one scenario, so a key must hold every field its line shows that can differ between episodes
     or steps (only the scenario's fixed text may be left out)."""
     lines = list(map(cache.get, keys))
     if None in lines:
-        for j, line in enumerate(lines):
-            if line is None:
-                lines[j] = cache[keys[j]] = build(items[j])
+        for j in _missing(lines):
+            lines[j] = cache[keys[j]] = build(j)
     return lines
+
+
+def _missing(lines: list) -> list[int]:
+    """The positions of the lines not found in a cache (None)."""
+    return list(compress(count(), map(is_, lines, repeat(None))))
 
 
 def _email_line(e, c) -> str:
@@ -120,13 +129,13 @@ def _calendar_line(i, w: World, personal: bool, clashes: tuple) -> str:
     return line
 
 
-def _inbox(w: World) -> tuple[str, datetime]:
+def _inbox(w: World) -> str:
     contacts = w.contacts
     open_mail = [e for e in w.visible_emails() if not e.archived and not e.replied]
     open_mail.sort(key=lambda e: (-PRIORITY_RANK[e.priority], e.received_at, e.id))
     shown = open_mail[:MAX_EMAILS]
     keys = [("e", e.id, e.priority, e.received_at) for e in shown]
-    lines = _lines(w.line_cache, keys, shown, lambda e: _email_line(e, contacts[e.sender]))
+    lines = _lines(w.line_cache, keys, lambda j: _email_line(shown[j], contacts[shown[j].sender]))
     if w.step and w.arrived:  # mail that arrived this step (none counts as new at the start)
         arrived = set(w.arrived)
         for j, e in enumerate(shown):
@@ -137,7 +146,7 @@ def _inbox(w: World) -> tuple[str, datetime]:
         text += "\n" + "\n".join(lines)
     if len(open_mail) > MAX_EMAILS:
         text += "\n" + _more([e.id for e in open_mail[MAX_EMAILS:]])
-    return text, _FOREVER
+    return text
 
 
 def _calendar_order(w: World) -> list:
@@ -170,32 +179,48 @@ def _clashes(w: World) -> dict[str, tuple[str, ...]]:
     return out
 
 
+class _CalendarView(NamedTuple):
+    """The calendar section's candidates for one calendar version, day and set of clashes, and
+    their lines as first shown: until one of those changes only the clock moves, and it only drops
+    items as they end (an ended item never comes back)."""
+
+    key: tuple  # (calendar version, today, horizon)
+    clash_of: dict[str, tuple[str, ...]]
+    items: list  # what had not ended when the view was made: meetings up to the horizon,
+    # personal commitments however far off, by start
+    ends: list[datetime]  # their ends
+    lines: dict[str, str]  # each item's line by id, filled when first shown
+
+
 def _calendar(w: World) -> tuple[str, datetime]:
     now = w.clock
-    commitments = w.commitments
     clash_of = _clashes(w)
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     midnight = today + _DAY
     until = now.replace(hour=23, minute=59) + _HALF_DAY  # tomorrow noon
-    # what has not ended: meetings up to the horizon, personal commitments however far off
-    items = [i for i in _calendar_order(w) if i.end > now and (i.start <= until or i.id in commitments)]
+    key = (w.versions["calendar"], today, until)
+    view = w.section_cache.get("calendar_view")
+    if view is None or view.key != key or view.clash_of != clash_of:
+        commitments = w.commitments
+        items = [i for i in _calendar_order(w) if i.end > now and (i.start <= until or i.id in commitments)]
+        view = w.section_cache["calendar_view"] = _CalendarView(key, clash_of, items, list(map(_END, items)), {})
+    items = list(compress(view.items, map(now.__lt__, view.ends)))  # not ended yet
     # the next item to drop off, or midnight (the horizon and the weekday prefixes follow the date)
     valid_until = min(min(map(_END, items), default=midnight), midnight)
     shown = items[:MAX_MEETINGS]
-    keys = [
-        (
-            "m",
-            i.id,
-            i.start,
-            i.end,
-            None if i.id in commitments else i.status,
-            i.outcome is _MISSED,
-            clash_of.get(i.id, ()),
-            today,  # an item on another day than today shows its weekday
-        )
-        for i in shown
-    ]
-    lines = _lines(w.line_cache, keys, shown, lambda i: _calendar_line(i, w, i.id in commitments, clash_of.get(i.id, ())))
+    lines = list(map(view.lines.get, map(_ID, shown)))
+    if None in lines:
+        cache, commitments = w.line_cache, w.commitments
+        for j in _missing(lines):
+            i = shown[j]
+            personal = i.id in commitments
+            clashes = clash_of.get(i.id, ())
+            # (an item on another day than today shows its weekday)
+            line_key = ("m", i.id, i.start, i.end, None if personal else i.status, i.outcome is _MISSED, clashes, today)
+            line = cache.get(line_key)
+            if line is None:
+                line = cache[line_key] = _calendar_line(i, w, personal, clashes)
+            lines[j] = view.lines[i.id] = line
     text = f"CALENDAR — until tomorrow noon, ended items dropped ({len(clash_of)} items double-booked)"
     if lines:
         text += "\n" + "\n".join(lines)
@@ -253,9 +278,14 @@ class _TaskFacts(NamedTuple):
     by_deadline: list  # open tasks by (deadline, priority, id)
     deadlines: list[datetime]  # their deadlines, in that order
     moments: list[datetime]  # when the section changes on its own: a deadline passes or nears 30 h
-    open_tasks: list  # open tasks in the scenario's order
+    open_ids: list[str]  # open tasks' ids in the scenario's order (the "later:" list)
+    open_deadlines: list[datetime]  # and their deadlines
     n_done: int
-    delegated: list[str]  # the assignee of each delegated task
+    loads: list[int]  # delegated tasks held by each contact the contacts section shows
+    # Each open task's line (by_deadline order) as due and as overdue, filled when first shown:
+    # within one version only the clock changes the section, so a time-driven rebuild reuses them.
+    due_lines: list
+    overdue_lines: list
 
 
 def _task_facts(w: World) -> _TaskFacts:
@@ -269,7 +299,18 @@ def _task_facts(w: World) -> _TaskFacts:
     deadlines = [t.deadline for t in by_deadline]
     moments = sorted({*deadlines, *[d - TASK_HORIZON for d in deadlines]})
     delegated = [t.assignee for t in tasks if t.status is TaskStatus.delegated]
-    facts = _TaskFacts(by_deadline, deadlines, moments, open_tasks, len(tasks) - len(open_tasks), delegated)
+    loads = list(map(delegated.count, map(_ID, w.contact_order[:MAX_CONTACTS])))
+    facts = _TaskFacts(
+        by_deadline,
+        deadlines,
+        moments,
+        list(map(_ID, open_tasks)),
+        list(map(_DEADLINE, open_tasks)),
+        len(tasks) - len(open_tasks),
+        loads,
+        [None] * len(by_deadline),
+        [None] * len(by_deadline),
+    )
     w.section_cache["task_facts"] = (version, facts)
     return facts
 
@@ -278,66 +319,77 @@ def _tasks(w: World) -> tuple[str, datetime]:
     now = w.clock
     facts = _task_facts(w)
     horizon = now + TASK_HORIZON
-    due = facts.by_deadline[: bisect_right(facts.deadlines, horizon)]
+    deadlines = facts.deadlines
+    # open tasks are sorted by deadline, so the due ones and, among them, the overdue ones lead
+    n_due = bisect_right(deadlines, horizon)
+    n_shown = min(n_due, MAX_TASKS)
+    n_overdue = min(bisect_right(deadlines, now), n_shown)
+    lines = facts.overdue_lines[:n_overdue] + facts.due_lines[n_overdue:n_shown]
+    if None in lines:
+        cache = w.line_cache
+        for j in _missing(lines):
+            t = facts.by_deadline[j]
+            overdue = j < n_overdue
+            key = ("t", t.id, t.status, t.progress_minutes, t.deadline, t.assignee, overdue)
+            line = cache.get(key)
+            if line is None:
+                line = cache[key] = _task_line(t, w, overdue)
+            lines[j] = (facts.overdue_lines if overdue else facts.due_lines)[j] = line
     moments = facts.moments
     upcoming = bisect_right(moments, now)
     valid_until = moments[upcoming] if upcoming < len(moments) else _FOREVER
-    shown = due[:MAX_TASKS]
-    keys = [("t", t.id, t.status, t.progress_minutes, t.deadline, t.assignee, t.deadline <= now) for t in shown]
-    lines = _lines(w.line_cache, keys, shown, lambda t: _task_line(t, w, t.deadline <= now))
-    text = f"TASKS — {len(due)} due within 30h or overdue, {facts.n_done} done"
+    text = f"TASKS — {n_due} due within 30h or overdue, {facts.n_done} done"
     if lines:
         text += "\n" + "\n".join(lines)
-    if len(due) > MAX_TASKS:
-        text += "\n" + _more([t.id for t in due[MAX_TASKS:]])
-    later = [t.id for t in facts.open_tasks if t.deadline > horizon]
+    if n_due > MAX_TASKS:
+        text += "\n" + _more([t.id for t in facts.by_deadline[MAX_TASKS:n_due]])
+    later = list(compress(facts.open_ids, map(horizon.__lt__, facts.open_deadlines)))  # deadline > horizon
     if later:
         text += f"\n- later: {', '.join(later)}"
     return text, valid_until
 
 
-def _contacts(w: World) -> tuple[str, datetime]:
-    delegated = _task_facts(w).delegated
+def _contacts(w: World) -> str:
+    loads = _task_facts(w).loads
     people = w.contact_order
     shown = people[:MAX_CONTACTS]
-    keys = [
-        ("c", c.id, c.mood, c.preferred_channel, c.tone_preference, delegated.count(c.id), c.email_unreachable_reason)
-        for c in shown
-    ]
-    lines = _lines(w.line_cache, keys, shown, lambda c: _contact_line(c, delegated.count(c.id)))
+    keys = list(zip(repeat("c"), map(_CONTACT_SHOWN, shown), loads))
+    lines = _lines(w.line_cache, keys, lambda j: _contact_line(shown[j], loads[j]))
     text = "CONTACTS\n" + "\n".join(lines)
     if len(people) > MAX_CONTACTS:
         text += "\n" + _more([c.id for c in people[MAX_CONTACTS:]])
-    return text, _FOREVER
+    return text
 
 
-_SECTION_BUILDERS = (_inbox, _calendar, _tasks, _contacts)
-_NEVER_BUILT = ((None,) * 4, (datetime.min,) * 4, ("",) * 4, datetime.min)
+_VERSIONS = itemgetter("mail", "calendar", "tasks", "contacts")
+_NEVER_BUILT = (None, None, ("",) * 4, datetime.min, datetime.min)
 
 
 def _sections(w: World) -> tuple[str, str, str, str]:
     """The inbox, calendar, tasks and contacts sections. Each is rebuilt only when its inputs
     change: the versions of what it shows (bumped by ghostexec.ops on every change) and, for the
-    time-dependent ones, the next moment their text would change on its own (a meeting ending, a
+    calendar and tasks, the next moment their text would change on its own (a meeting ending, a
     deadline nearing, midnight). Most steps change none of them, so one comparison of all the
-    versions and the earliest such moment covers the four."""
-    v = w.versions
-    keys = (
-        (v["mail"], tuple(w.arrived) if w.step else ()),  # mail that arrived this step is tagged NEW
-        v["calendar"],
-        v["tasks"],
-        (v["contacts"], v["tasks"]),  # each contact's delegated tasks are shown
-    )
+    versions and the two moments covers the four."""
+    versions = _VERSIONS(w.versions)
+    arrived = tuple(w.arrived) if w.step else ()  # mail that arrived this step is tagged NEW
     now = w.clock
-    old_keys, valid_untils, texts, valid_until = w.section_cache.get("sections", _NEVER_BUILT)
-    if keys == old_keys and now < valid_until:
+    old_versions, old_arrived, texts, calendar_until, tasks_until = w.section_cache.get("sections", _NEVER_BUILT)
+    if versions == old_versions and arrived == old_arrived and now < calendar_until and now < tasks_until:
         return texts
-    texts, valid_untils = list(texts), list(valid_untils)
-    for n, build in enumerate(_SECTION_BUILDERS):
-        if keys[n] != old_keys[n] or now >= valid_untils[n]:
-            texts[n], valid_untils[n] = build(w)
-    texts = tuple(texts)
-    w.section_cache["sections"] = (keys, valid_untils, texts, min(valid_untils))
+    mail, calendar, tasks, contacts = versions
+    old_mail, old_calendar, old_tasks, old_contacts = old_versions or (None,) * 4
+    inbox_text, calendar_text, tasks_text, contacts_text = texts
+    if mail != old_mail or arrived != old_arrived:
+        inbox_text = _inbox(w)
+    if calendar != old_calendar or now >= calendar_until:
+        calendar_text, calendar_until = _calendar(w)
+    if tasks != old_tasks or now >= tasks_until:
+        tasks_text, tasks_until = _tasks(w)
+    if contacts != old_contacts or tasks != old_tasks:  # each contact's delegated tasks are shown
+        contacts_text = _contacts(w)
+    texts = (inbox_text, calendar_text, tasks_text, contacts_text)
+    w.section_cache["sections"] = (versions, arrived, texts, calendar_until, tasks_until)
     return texts
 
 
