@@ -272,21 +272,18 @@ def _conflict_urgency(w: World, conflicts: list[Conflict]) -> list[tuple[datetim
     return out
 
 
-def urgent_work(w: World) -> UrgentWork:
-    """What is urgent now: unanswered critical mail, a double-booking starting within
-    URGENT_HORIZON, an overdue high/critical task not delegated. The answer only changes when the
-    conflict list or a task changes, or the clock reaches the next boundary (a clash coming within
-    the horizon, a deadline passing), so it is cached until then. Callers must not mutate it."""
-    conflicts, version, now = w.conflicts, w.versions["tasks"], w.clock
-    hit = w.section_cache.get("urgent")
-    if hit is not None and hit[0] is conflicts and hit[1] == version and now < hit[2]:
-        return hit[3]
+def _urgent_conflicts(w: World, conflicts: list[Conflict], now: datetime) -> tuple:
+    """The conflicts' share of urgent work: (until, reasons, email ids, meeting ids), where until
+    is the moment the next clash comes within URGENT_HORIZON (datetime.max: none). Cached per
+    conflict list until then, so a passing deadline does not walk the conflicts again."""
+    hit = w.section_cache.get("urgent_conflicts")
+    if hit is not None and hit[0] is conflicts and now < hit[1][0]:
+        return hit[1]
     soon = now + URGENT_HORIZON
+    until = datetime.max
     reasons: list[str] = []
     emails: list[str] = []
     meetings: list[str] = []
-    tally = task_tally(w)
-    until = tally.next_deadline
     for first, reason, ids in _conflict_urgency(w, conflicts):
         if first is None:
             reasons.append(reason)
@@ -296,9 +293,26 @@ def urgent_work(w: World) -> UrgentWork:
             meetings += ids
         elif first - URGENT_HORIZON < until:
             until = first - URGENT_HORIZON  # the moment this clash comes within the horizon
-    reasons += tally.urgent_reasons
-    work = UrgentWork(reasons, frozenset(emails), frozenset(meetings), tally.urgent)
-    w.section_cache["urgent"] = (conflicts, version, until, work)
+    part = (until, reasons, frozenset(emails), frozenset(meetings))
+    w.section_cache["urgent_conflicts"] = (conflicts, part)
+    return part
+
+
+def urgent_work(w: World) -> UrgentWork:
+    """What is urgent now: unanswered critical mail, a double-booking starting within
+    URGENT_HORIZON, an overdue high/critical task not delegated. The answer only changes when the
+    conflict list or a task changes, or the clock reaches the next boundary (a clash coming within
+    the horizon, a deadline passing), so it is cached until then; the conflicts' share and the
+    tasks' share (the task tally) are cached apart, each until its own boundary, and joined here.
+    Callers must not mutate it."""
+    conflicts, version, now = w.conflicts, w.versions["tasks"], w.clock
+    hit = w.section_cache.get("urgent")
+    if hit is not None and hit[0] is conflicts and hit[1] == version and now < hit[2]:
+        return hit[3]
+    tally = task_tally(w)
+    until, reasons, emails, meetings = _urgent_conflicts(w, conflicts, now)
+    work = UrgentWork(reasons + list(tally.urgent_reasons), emails, meetings, tally.urgent)
+    w.section_cache["urgent"] = (conflicts, version, min(until, tally.next_deadline), work)
     return work
 
 
