@@ -78,6 +78,27 @@ def _made(name: str, weight: float, raw: float, detail: str) -> RewardComponent:
     return build(RewardComponent, name=name, weight=weight, raw=raw, value=weight * raw, detail=detail)
 
 
+# Channel components by raw change, one table per channel (frozen, so shared like the zeros): a
+# potential takes few distinct values, so the same changes recur step after step and across
+# episodes (a deadline passing, one mood step, a point of stress). The raw change is the
+# component's only input (its value is weight × raw, its detail the channel's); the size is bounded.
+_CHANNELS: dict[str, dict[float, RewardComponent]] = {name: {} for name in ZERO}
+_CHANNEL_LIMIT = 4096
+
+
+def _channel(table: dict[float, RewardComponent], name: str, weight: float, raw: float) -> RewardComponent:
+    """The channel's component for this raw change, shared (see _CHANNELS)."""
+    c = table.get(raw)
+    if c is None:
+        if len(table) >= _CHANNEL_LIMIT:
+            table.clear()
+        c = table[raw] = _made(name, weight, raw, DETAILS[name])
+    return c
+
+
+_CONFLICTS, _TASKS, _RELATIONSHIPS, _SHAPINGS = _CHANNELS.values()
+
+
 def _idle_component(detail: str) -> RewardComponent:
     """The neglect penalty with this detail, shared (see _IDLE)."""
     c = _IDLE.get(detail)
@@ -229,7 +250,8 @@ def breakdown(
     error: str | None,
 ) -> RewardBreakdown:
     """The step's reward, channel by channel. A channel whose potential did not move gets its
-    shared zero component (most channels on most steps)."""
+    shared zero component (most channels on most steps), one that moved a shared component for
+    its change (see _CHANNELS)."""
     # The total adds the components' values left to right from 0.0, in component order.
     if after == before:  # no potential moved (most steps)
         conflict, task, relationship, shaping = ZERO_CHANNELS
@@ -238,10 +260,10 @@ def breakdown(
         c0, t0, r0, s0 = before
         c1, t1, r1, s1 = after
         dc, dt, dr, ds = c1 - c0, t1 - t0, r1 - r0, s1 - s0
-        conflict = ZERO_CONFLICT if dc == 0.0 else _made("conflict", W_CONFLICT, dc, DETAILS["conflict"])
-        task = ZERO_TASK if dt == 0.0 else _made("task", W_TASK, dt, DETAILS["task"])
-        relationship = ZERO_RELATIONSHIP if dr == 0.0 else _made("relationship", W_RELATIONSHIP, dr, DETAILS["relationship"])
-        shaping = ZERO_SHAPING if ds == 0.0 else _made("shaping", 1.0, ds, DETAILS["shaping"])
+        conflict = ZERO_CONFLICT if dc == 0.0 else _channel(_CONFLICTS, "conflict", W_CONFLICT, dc)
+        task = ZERO_TASK if dt == 0.0 else _channel(_TASKS, "task", W_TASK, dt)
+        relationship = ZERO_RELATIONSHIP if dr == 0.0 else _channel(_RELATIONSHIPS, "relationship", W_RELATIONSHIP, dr)
+        shaping = ZERO_SHAPING if ds == 0.0 else _channel(_SHAPINGS, "shaping", 1.0, ds)
         total = 0.0 + conflict.value + task.value + relationship.value + shaping.value
     if invalid:
         invalid_c, idle_c = _made("invalid_penalty", 1.0, INVALID_PENALTY, error or ""), NO_IDLE
