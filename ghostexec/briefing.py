@@ -255,11 +255,13 @@ def _conflict_template(w: World) -> tuple[list, str, tuple[datetime, ...]]:
     return hit
 
 
+_NO_TEMPLATE = (None, "", ())
+
+
 def _conflicts(w: World) -> str:
-    hit = w.section_cache.get("conflict_template")
-    if hit is None or hit[0] is not w.conflicts:
-        hit = _conflict_template(w)
-    _, template, since = hit
+    conflicts, template, since = w.section_cache.get("conflict_template", _NO_TEMPLATE)
+    if conflicts is not w.conflicts:
+        _, template, since = _conflict_template(w)
     if not since:
         return template
     # The ages are shared per scenario: they depend only on the clock and the waiting times.
@@ -362,21 +364,26 @@ def _contacts(w: World) -> str:
 
 
 _VERSIONS = itemgetter("mail", "calendar", "tasks", "contacts")
-_NEVER_BUILT = (None, None, ("",) * 4, datetime.min, datetime.min)
+_NEVER_BUILT = (None, None, ("",) * 4, ("", ""), datetime.min, datetime.min, datetime.min)
 
 
-def _sections(w: World) -> tuple[str, str, str, str]:
-    """The inbox, calendar, tasks and contacts sections. Each is rebuilt only when its inputs
-    change: the versions of what it shows (bumped by ghostexec.ops on every change) and, for the
-    calendar and tasks, the next moment their text would change on its own (a meeting ending, a
-    deadline nearing, midnight). Most steps change none of them, so one comparison of all the
-    versions and the two moments covers the four."""
+def _sections(w: World) -> tuple[str, str]:
+    """The inbox and calendar sections, and the tasks and contacts sections, each pair joined as
+    the briefing shows them (the conflicts go in between). Each section is rebuilt only when its
+    inputs change: the versions of what it shows (bumped by ghostexec.ops on every change) and, for
+    the calendar and tasks, the next moment their text would change on its own (a meeting ending,
+    a deadline nearing, midnight). Most steps change none of them, so one comparison of all the
+    versions and the earlier of the two moments covers the four."""
     versions = _VERSIONS(w.versions)
-    arrived = tuple(w.arrived) if w.step else ()  # mail that arrived this step is tagged NEW
+    # Mail that arrived this step is tagged NEW. (The list itself can stand in the key: a step
+    # starts a new one, and an email added to it bumps the mail version too.)
+    arrived = w.arrived if w.step else []
     now = w.clock
-    old_versions, old_arrived, texts, calendar_until, tasks_until = w.section_cache.get("sections", _NEVER_BUILT)
-    if versions == old_versions and arrived == old_arrived and now < calendar_until and now < tasks_until:
-        return texts
+    old_versions, old_arrived, texts, joined, calendar_until, tasks_until, valid_until = w.section_cache.get(
+        "sections", _NEVER_BUILT
+    )
+    if versions == old_versions and arrived == old_arrived and now < valid_until:
+        return joined
     mail, calendar, tasks, contacts = versions
     old_mail, old_calendar, old_tasks, old_contacts = old_versions or (None,) * 4
     inbox_text, calendar_text, tasks_text, contacts_text = texts
@@ -389,8 +396,10 @@ def _sections(w: World) -> tuple[str, str, str, str]:
     if contacts != old_contacts or tasks != old_tasks:  # each contact's delegated tasks are shown
         contacts_text = _contacts(w)
     texts = (inbox_text, calendar_text, tasks_text, contacts_text)
-    w.section_cache["sections"] = (versions, arrived, texts, calendar_until, tasks_until)
-    return texts
+    joined = (f"{inbox_text}\n\n{calendar_text}", f"{tasks_text}\n\n{contacts_text}")
+    valid_until = min(calendar_until, tasks_until)
+    w.section_cache["sections"] = (versions, arrived, texts, joined, calendar_until, tasks_until, valid_until)
+    return joined
 
 
 def _frame(w: World) -> tuple[str, str]:
@@ -432,10 +441,11 @@ def render(w: World, *, last_action: str | None = None) -> str:
     frame = cache.get(key)
     if frame is None:
         frame = cache[key] = _frame(w)
-    inbox, calendar, tasks, contacts = _sections(w)
+    head, status = frame
+    inbox_calendar, tasks_contacts = _sections(w)
     text = (
-        f"{frame[0]}\n\nSINCE LAST STEP\n{_since_last_step(w, last_action)}\n\n{inbox}\n\n{calendar}\n\n"
-        f"{_conflicts(w)}\n\n{tasks}\n\n{contacts}\n\n{frame[1]}"
+        f"{head}\n\nSINCE LAST STEP\n{_since_last_step(w, last_action)}\n\n{inbox_calendar}\n\n"
+        f"{_conflicts(w)}\n\n{tasks_contacts}\n\n{status}"
     )
     if len(text) > MAX_CHARS:
         text = text[: MAX_CHARS - 40] + "\n… [briefing truncated at limit]"
