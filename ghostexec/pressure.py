@@ -141,21 +141,6 @@ def overdue_tasks(w: World) -> list:
     return [t for t in w.tasks.values() if t.status is not TaskStatus.done and t.deadline <= now]
 
 
-class TaskTally(NamedTuple):
-    """Open tasks against the clock, for one tasks version until the next deadline passes."""
-
-    version: int
-    next_deadline: datetime  # the earliest deadline of an open task still ahead (datetime.max: none)
-    overdue: int  # open tasks past their deadline: the first `overdue` of the version's deadline order
-    urgent: frozenset[str]  # of those, the high/critical ones not delegated: urgent work
-    urgent_reasons: tuple[str, ...]  # why, one per urgent task (in task order)
-
-
-_HIGH = PRIORITY_RANK[Priority.high]
-_ROW_ID = itemgetter(1)
-_ROW_REASON = itemgetter(2)
-
-
 class TaskDeadlines(NamedTuple):
     """One tasks version's open tasks in deadline order (ties by task order). Ops bumps the version
     on every task change (status, moved deadline, new task), so within a version the only thing
@@ -168,8 +153,24 @@ class TaskDeadlines(NamedTuple):
     urgent_rows: list[tuple[int, str, str]]  # (position in `w.tasks`, id, reason), in that order
 
 
+class TaskTally(NamedTuple):
+    """Open tasks against the clock, for one tasks version until the next deadline passes."""
+
+    version: int
+    next_deadline: datetime  # the earliest deadline of an open task still ahead (datetime.max: none)
+    overdue: int  # open tasks past their deadline: the first `overdue` of the version's deadline order
+    urgent: frozenset[str]  # of those, the high/critical ones not delegated: urgent work
+    urgent_reasons: tuple[str, ...]  # why, one per urgent task (in task order)
+    order: TaskDeadlines  # the version's deadline order it was counted from
+
+
+_HIGH = PRIORITY_RANK[Priority.high]
+_ROW_ID = itemgetter(1)
+_ROW_REASON = itemgetter(2)
+
+
 def task_deadlines(w: World) -> TaskDeadlines:
-    """The live tasks version's deadline order, cached per version (also read by the reward)."""
+    """The live tasks version's deadline order, cached per version."""
     version = w.versions["tasks"]
     hit = w.section_cache.get("task_deadlines")
     if hit is not None and hit.version == version:
@@ -190,18 +191,19 @@ def task_deadlines(w: World) -> TaskDeadlines:
 def task_tally(w: World) -> TaskTally:
     """The tally for the live world, shared by stress, urgency and the reward's task potential
     (which caches by the tally's identity). A passing deadline costs two bisects over the
-    version's deadline order, not a pass over the tasks."""
+    version's deadline order (taken from the previous tally while the version holds), not a pass
+    over the tasks."""
     hit = w.section_cache.get("task_tally")
     version = w.versions["tasks"]
     now = w.clock
     if hit is not None and hit.version == version and now < hit.next_deadline:
         return hit
-    order = task_deadlines(w)
+    order = hit.order if hit is not None and hit.version == version else task_deadlines(w)
     deadlines = order.deadlines
     overdue = bisect_right(deadlines, now)
     next_deadline = deadlines[overdue] if overdue < len(deadlines) else datetime.max
     urgent = sorted(order.urgent_rows[: bisect_right(order.urgent_deadlines, now)])  # back to task order
-    tally = TaskTally(version, next_deadline, overdue, frozenset(map(_ROW_ID, urgent)), tuple(map(_ROW_REASON, urgent)))
+    tally = TaskTally(version, next_deadline, overdue, frozenset(map(_ROW_ID, urgent)), tuple(map(_ROW_REASON, urgent)), order)
     w.section_cache["task_tally"] = tally
     return tally
 

@@ -34,7 +34,7 @@ from typing import NamedTuple
 
 from .actions import CancelMeeting, CompleteTask, DelegateTask, ReplyEmail, RescheduleMeeting
 from .content import ReplyReading
-from .pressure import TaskTally, refresh_stamp, task_deadlines, urgent_work
+from .pressure import TaskDeadlines, TaskTally, refresh_stamp, urgent_work
 from .results import ExpectationResult, RewardBreakdown, RewardComponent, build
 from .state import World
 from .world import MOOD_INDEX, NEUTRAL_INDEX, MeetingStatus, Priority, Relationship, TaskStatus
@@ -125,11 +125,10 @@ class Potentials(NamedTuple):
     shaping: float
 
 
-def _task_terms(w: World) -> tuple:
-    """(tasks version, each task's term with no deadline passed, in task order, and per open task
-    in the version's deadline order (`pressure.task_deadlines`): its position and its term once
-    overdue). Within a version only the clock changes a term, from the first to the second."""
-    order = task_deadlines(w)
+def _task_terms(w: World, order: TaskDeadlines) -> tuple:
+    """(the tasks version's deadline order, each task's term with no deadline passed, in task
+    order, and per open task in that deadline order: its position and its term once overdue).
+    Within a version only the clock changes a term, from the first to the second."""
     hit = w.section_cache.get("task_terms")
     if hit is not None and hit[0] is order:
         return hit
@@ -157,7 +156,7 @@ def _task_potential(w: World, tally: TaskTally) -> float:
     hit = w.section_cache.get("phi_task")
     if hit is not None and hit[0] is tally:
         return hit[1]
-    _, base, late = _task_terms(w)
+    _, base, late = _task_terms(w, tally.order)
     current = w.section_cache.get("task_terms_now")  # (version's terms, overdue count, terms now)
     if current is not None and current[0] is base and current[1] <= tally.overdue:
         terms, passed = current[2], current[1]
@@ -224,17 +223,25 @@ def potentials(w: World) -> Potentials:
     return phi
 
 
+# The actions that can answer urgent work, by type (no subclasses): the action's target field and
+# the `UrgentWork` field holding the urgent ids of that kind.
+_AIMED_AT = {
+    ReplyEmail: ("email_id", "emails"),
+    RescheduleMeeting: ("meeting_id", "meetings"),
+    CancelMeeting: ("meeting_id", "meetings"),
+    CompleteTask: ("task_id", "tasks"),
+    DelegateTask: ("task_id", "tasks"),
+}
+
+
 def neglect_reasons(w: World, action) -> list[str]:
     """Why this step neglects urgent work (empty: it does not). Called before the action applies:
     while anything is urgent, every action except one aimed at an urgent item is neglect."""
     urgent = urgent_work(w)
     if not urgent.reasons:
         return []
-    if isinstance(action, ReplyEmail) and action.email_id in urgent.emails:
-        return []
-    if isinstance(action, RescheduleMeeting | CancelMeeting) and action.meeting_id in urgent.meetings:
-        return []
-    if isinstance(action, CompleteTask | DelegateTask) and action.task_id in urgent.tasks:
+    aim = _AIMED_AT.get(type(action))
+    if aim is not None and getattr(action, aim[0]) in getattr(urgent, aim[1]):
         return []
     return list(urgent.reasons)  # a copy: the cached list is shared
 
