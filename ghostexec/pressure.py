@@ -217,30 +217,29 @@ def _join_starts(items: list) -> list[datetime]:
 STRESS_PER = {"overlap": 5, "personal_clash": 8, "critical_unanswered": 4}
 
 
-def _conflict_stress(w: World, conflicts: list[Conflict]) -> int:
-    """5 per overlap, 8 per personal clash, 4 per unanswered critical email (cached per list)."""
-    hit = w.section_cache.get("conflict_stress")
-    if hit is not None and hit[0] is conflicts:
-        return hit[1]
-    total = sum(STRESS_PER.get(c.kind, 0) for c in conflicts)
-    w.section_cache["conflict_stress"] = (conflicts, total)
-    return total
+def _list_facts(conflicts: list[Conflict]) -> tuple[frozenset[str], int]:
+    """(ids of the calendar items in a clash, the conflicts' stress: 5 per overlap, 8 per personal
+    clash, 4 per unanswered critical email) for one conflict list."""
+    clashing = frozenset(i for c in conflicts if c.kind != "critical_unanswered" for i in c.items)
+    return clashing, sum(STRESS_PER.get(c.kind, 0) for c in conflicts)
 
 
-def _stress(w: World, joins: list[datetime]) -> tuple[int, datetime, TaskTally]:
+def _stress(w: World, entry: tuple) -> tuple[int, datetime, TaskTally]:
     """(stress, the first moment the clock alone would change it, the task tally it counted) for
-    the live world, given the calendar's back-to-back joins (see `_refresh_conflicts`).
+    the live world, given the calendar's back-to-back joins and the conflicts' stress (from the
+    `_refresh_conflicts` entry).
 
     Stress adds overdue tasks (which change when the next deadline passes) and the back-to-back
     chains of the next four hours: a join counts once its start is before now + B2B_HORIZON, so
     the next one counts from one clock tick (timedelta.resolution) after its start − B2B_HORIZON."""
     now = w.clock
     tally = task_tally(w)
+    joins = entry[3]
     b2b = bisect_left(joins, now + B2B_HORIZON)
     until = tally.next_deadline
     if b2b < len(joins):
         until = min(until, joins[b2b] - B2B_HORIZON + timedelta.resolution)
-    level = w.executive.base_stress + _conflict_stress(w, w.conflicts) + 4 * tally.overdue + 2 * b2b + 3 * w.missed_count
+    level = w.executive.base_stress + entry[5] + 4 * tally.overdue + 2 * b2b + 3 * w.missed_count
     return max(0, min(100, level)), until, tally
 
 
@@ -319,12 +318,15 @@ def urgent_work(w: World) -> UrgentWork:
 
 
 def _refresh_conflicts(w: World) -> tuple:
-    """Bring `w.conflicts` up to date; returns the cache entry (key, next end, items, joins).
+    """Bring `w.conflicts` up to date; returns the cache entry (key, next end, items, joins, ids
+    in a clash, conflict stress, the conflict list the last two describe).
 
     Conflicts depend only on the calendar and mail (whose versions ops bumps on every change), the
     missed tally, and items ending, so between those the cached list is exact. When only the clock
     has passed an item's end, the items and conflicts are the cached ones minus what ended (a
-    pair overlaps or not whatever else is on the calendar), so they are filtered, not rebuilt."""
+    pair overlaps or not whatever else is on the calendar), so they are filtered, not rebuilt, and
+    only if an ended item was in a clash (usually not). The list's facts (`_list_facts`) are
+    carried over while the list is the same object."""
     now = w.clock
     v = w.versions
     key = (v["calendar"], v["mail"], w.missed_count)
@@ -333,11 +335,10 @@ def _refresh_conflicts(w: World) -> tuple:
     if hit is not None and hit[0] == key:
         if now < hit[1]:
             return hit
-        items = [i for i in hit[2] if i.end > now]
+        items = list(compress(hit[2], map(now.__lt__, map(_END, hit[2]))))  # end > now, tested in C
         ended = set(map(_BY_ID, hit[2])).difference(map(_BY_ID, items))
-        conflicts = [c for c in old if c.kind == "critical_unanswered" or ended.isdisjoint(c.items)]
-        if len(conflicts) != len(old):
-            w.conflicts = conflicts
+        if not ended.isdisjoint(hit[4]):
+            w.conflicts = [c for c in old if c.kind == "critical_unanswered" or ended.isdisjoint(c.items)]
     else:
         items = calendar_items(w)
         conflicts = build_conflicts(w, items)
@@ -350,7 +351,10 @@ def _refresh_conflicts(w: World) -> tuple:
         for c in w.conflicts:
             if c.kind != "critical_unanswered" and c.id not in seen:
                 seen[c.id] = c.weight
-    hit = w.section_cache["conflicts"] = (key, min(map(_END, items), default=datetime.max), items, _join_starts(items))
+    conflicts = w.conflicts
+    clashing, stress = hit[4:6] if hit is not None and hit[6] is conflicts else _list_facts(conflicts)
+    next_end = min(map(_END, items), default=datetime.max)
+    hit = w.section_cache["conflicts"] = (key, next_end, items, _join_starts(items), clashing, stress, conflicts)
     return hit
 
 
@@ -368,7 +372,7 @@ def refresh(w: World) -> None:
     if hit is not None and hit[0] == key and now < hit[1]:
         return
     entry = _refresh_conflicts(w)
-    stress, until, tally = _stress(w, entry[3])
+    stress, until, tally = _stress(w, entry)
     if stress != w.executive.stress:
         w.executive.stress = stress
     w.section_cache["pressure"] = (key, min(until, entry[1]), tally)
