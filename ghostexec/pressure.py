@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from datetime import datetime, timedelta
-from itertools import compress
+from itertools import chain, compress, repeat
 from operator import attrgetter, eq, itemgetter
 from typing import NamedTuple
 
@@ -30,6 +30,8 @@ _BY_START = attrgetter("start", "id")
 _BY_ID = attrgetter("id")
 _START = attrgetter("start")
 _END = attrgetter("end")
+_ITEMS = attrgetter("items")
+_KIND = attrgetter("kind")
 
 
 def calendar_items(w: World) -> list:
@@ -165,7 +167,9 @@ class TaskTally(NamedTuple):
 
 
 _HIGH = PRIORITY_RANK[Priority.high]
-_ROW_ID = itemgetter(1)
+_FIRST = itemgetter(0)
+_SECOND = itemgetter(1)
+_ROW_ID = _SECOND  # an urgent row is (position, id, reason)
 _ROW_REASON = itemgetter(2)
 
 
@@ -180,9 +184,9 @@ def task_deadlines(w: World) -> TaskDeadlines:
     urgent = [r for r in rows if r[2].status is not delegated and PRIORITY_RANK[r[2].priority] >= _HIGH]
     hit = w.section_cache["task_deadlines"] = TaskDeadlines(
         version,
-        [r[0] for r in rows],
-        [r[1] for r in rows],
-        [r[0] for r in urgent],
+        list(map(_FIRST, rows)),
+        list(map(_SECOND, rows)),
+        list(map(_FIRST, urgent)),
         [(n, t.id, f"{t.id} is overdue") for _, n, t in urgent],
     )
     return hit
@@ -218,10 +222,11 @@ STRESS_PER = {"overlap": 5, "personal_clash": 8, "critical_unanswered": 4}
 
 
 def _list_facts(conflicts: list[Conflict]) -> tuple[frozenset[str], int]:
-    """(ids of the calendar items in a clash, the conflicts' stress: 5 per overlap, 8 per personal
-    clash, 4 per unanswered critical email) for one conflict list."""
-    clashing = frozenset(i for c in conflicts if c.kind != "critical_unanswered" for i in c.items)
-    return clashing, sum(STRESS_PER.get(c.kind, 0) for c in conflicts)
+    """(every id the conflicts name, the conflicts' stress: 5 per overlap, 8 per personal clash, 4
+    per unanswered critical email) for one conflict list, in C. The ids include unanswered mail's:
+    a superset of the calendar items in a clash is enough to tell that an ended item was in none."""
+    named = frozenset(chain.from_iterable(map(_ITEMS, conflicts)))
+    return named, sum(map(STRESS_PER.get, map(_KIND, conflicts), repeat(0)))
 
 
 def _stress(w: World, entry: tuple) -> tuple[int, datetime, TaskTally]:
@@ -319,13 +324,13 @@ def urgent_work(w: World) -> UrgentWork:
 
 def _refresh_conflicts(w: World) -> tuple:
     """Bring `w.conflicts` up to date; returns the cache entry (key, next end, items, joins, ids
-    in a clash, conflict stress, the conflict list the last two describe).
+    the conflicts name, conflict stress, the conflict list the last two describe).
 
     Conflicts depend only on the calendar and mail (whose versions ops bumps on every change), the
     missed tally, and items ending, so between those the cached list is exact. When only the clock
     has passed an item's end, the items and conflicts are the cached ones minus what ended (a
     pair overlaps or not whatever else is on the calendar), so they are filtered, not rebuilt, and
-    only if an ended item was in a clash (usually not). The list's facts (`_list_facts`) are
+    only if a conflict names an ended item (usually none does). The list's facts (`_list_facts`) are
     carried over while the list is the same object."""
     now = w.clock
     v = w.versions
@@ -352,9 +357,9 @@ def _refresh_conflicts(w: World) -> tuple:
             if c.kind != "critical_unanswered" and c.id not in seen:
                 seen[c.id] = c.weight
     conflicts = w.conflicts
-    clashing, stress = hit[4:6] if hit is not None and hit[6] is conflicts else _list_facts(conflicts)
+    named, stress = hit[4:6] if hit is not None and hit[6] is conflicts else _list_facts(conflicts)
     next_end = min(map(_END, items), default=datetime.max)
-    hit = w.section_cache["conflicts"] = (key, next_end, items, _join_starts(items), clashing, stress, conflicts)
+    hit = w.section_cache["conflicts"] = (key, next_end, items, _join_starts(items), named, stress, conflicts)
     return hit
 
 
