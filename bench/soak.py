@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import subprocess
@@ -34,6 +33,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from mcp_server.testing import sse_json  # noqa: E402
 from openenv_server.client import GhostexecEnv  # noqa: E402
 from openenv_server.testing import free_port, stop_process, wait_for_http  # noqa: E402
 
@@ -48,11 +48,6 @@ def rss_mb(pid: int | None) -> float | None:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return None
-
-
-def _sse_json(text: str) -> dict[str, Any]:
-    data = [line[5:].strip() for line in text.splitlines() if line.startswith("data:")]
-    return json.loads(data[-1] if data else text)
 
 
 async def ws_session(url: str, steps: int, task: str, token: str | None, lat: list[float], errors: list[str]) -> None:
@@ -91,7 +86,7 @@ async def mcp_session(http: httpx.AsyncClient, url: str, steps: int, task: str, 
             body = {"jsonrpc": "2.0", "id": i, "method": "tools/call", "params": {"name": name, "arguments": args}}
             resp = await http.post(endpoint, json=body, headers=headers)
             resp.raise_for_status()
-            return _sse_json(resp.text)["result"]
+            return sse_json(resp.text)["result"]
 
         await call(1, "start_episode", {"task_id": task})
         done = False

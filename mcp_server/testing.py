@@ -6,6 +6,7 @@ Not imported by the server itself.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -30,6 +31,13 @@ INIT = {
     "method": "initialize",
     "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
 }
+
+
+def sse_json(text: str) -> dict[str, Any]:
+    """The JSON-RPC message in a Streamable HTTP response body: the last `data:` line of an SSE
+    stream, or the body itself when the server answered with plain JSON."""
+    data = [line[5:].strip() for line in text.splitlines() if line.startswith("data:")]
+    return json.loads(data[-1] if data else text)
 
 
 @contextlib.contextmanager

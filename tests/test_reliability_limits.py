@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 from reliability import live_app_fixtures
 
-from mcp_server.testing import INIT, MCP_ACCEPT
+from mcp_server.testing import INIT, MCP_ACCEPT, sse_json
 from openenv_server.testing import running_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,11 +72,6 @@ def _tool_call(name: str, sid: str | None = None) -> tuple[dict, dict]:
     return body, headers
 
 
-def _sse_json(text: str) -> dict:
-    data = [line[5:].strip() for line in text.splitlines() if line.startswith("data:")]
-    return json.loads(data[-1] if data else text)
-
-
 def test_mcp_episode_limit_refuses_new_episodes_and_evicts_nobody(small):
     url, app = small
     with httpx.Client(base_url=url) as http:
@@ -90,7 +85,7 @@ def test_mcp_episode_limit_refuses_new_episodes_and_evicts_nobody(small):
         # a session's first action needs an episode: refused with an explanation, as a tool error
         sid = http.post("/mcp-std/", json=INIT, headers=MCP_ACCEPT).headers["mcp-session-id"]
         body, headers = _tool_call("do_nothing", sid)
-        result = _sse_json(http.post("/mcp-std/", json=body, headers=headers).text)["result"]
+        result = sse_json(http.post("/mcp-std/", json=body, headers=headers).text)["result"]
         assert result["isError"] is True and "GHOSTEXEC_MAX_EPISODES" in result["content"][0]["text"]
         # nobody's episode was evicted to make room
         assert all(app.state.mcp.registry.get(h) is not None for h in handles)

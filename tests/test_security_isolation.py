@@ -11,7 +11,7 @@ import httpx
 from reliability import live_app_fixtures
 from websockets.sync.client import connect as ws_connect
 
-from mcp_server.testing import INIT, MCP_ACCEPT
+from mcp_server.testing import INIT, MCP_ACCEPT, sse_json
 
 live, _no_leaks = live_app_fixtures()
 
@@ -19,11 +19,6 @@ live, _no_leaks = live_app_fixtures()
 def _ask(ws, message: dict) -> dict:
     ws.send(json.dumps(message))
     return json.loads(ws.recv(timeout=30))
-
-
-def _sse_json(text: str) -> dict:
-    data = [line[5:].strip() for line in text.splitlines() if line.startswith("data:")]
-    return json.loads(data[-1] if data else text)
 
 
 def test_ids_are_unguessable_and_never_listed(live):
@@ -95,7 +90,7 @@ def test_http_and_mcp_episodes_are_separate_namespaces(live):
         headers = {**MCP_ACCEPT, "mcp-protocol-version": "2025-11-25"}
         opened = http.post(f"/mcp-std/episodes/{eid}/", json=INIT, headers=MCP_ACCEPT)
         sid = opened.headers["mcp-session-id"]
-        result = _sse_json(http.post(f"/mcp-std/episodes/{eid}/", json=call, headers={**headers, "mcp-session-id": sid}).text)
+        result = sse_json(http.post(f"/mcp-std/episodes/{eid}/", json=call, headers={**headers, "mcp-session-id": sid}).text)
         assert result["result"]["structuredContent"]["step"] == 1  # its own first step
         assert http.get(f"/episodes/{eid}").json()["step"] == 1  # the HTTP episode did not move
         http.delete(f"/mcp-std/episodes/{eid}/", headers={**MCP_ACCEPT, "mcp-session-id": sid})
@@ -113,9 +108,9 @@ def test_mcp_sessions_each_see_only_their_own_episode(live):
         b = http.post("/mcp", json=INIT, headers=MCP_ACCEPT).headers["mcp-session-id"]
         for _ in range(4):
             http.post("/mcp", json=call, headers={**headers, "mcp-session-id": a})
-        control_b = _sse_json(http.post("/mcp", json=read, headers={**headers, "mcp-session-id": b}).text)
+        control_b = sse_json(http.post("/mcp", json=read, headers={**headers, "mcp-session-id": b}).text)
         assert json.loads(control_b["result"]["contents"][0]["text"])["step"] == 0
-        control_a = _sse_json(http.post("/mcp", json=read, headers={**headers, "mcp-session-id": a}).text)
+        control_a = sse_json(http.post("/mcp", json=read, headers={**headers, "mcp-session-id": a}).text)
         assert json.loads(control_a["result"]["contents"][0]["text"])["step"] == 4
         # a made-up or ended session id is not a way in
         fake = http.post("/mcp", json=read, headers={**headers, "mcp-session-id": "0" * 32})
