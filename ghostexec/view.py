@@ -150,6 +150,27 @@ def action_options(sim: Simulation) -> dict[str, Any]:
 
 
 # --- the picture --------------------------------------------------------------------------------
+def _calendar_entry(
+    w: World, item, kind: str, movable: bool, status: str, location, people, names: dict, in_conflict: dict
+) -> dict[str, Any]:
+    """One meeting or personal commitment as the picture's calendar shows it."""
+    return {
+        "id": item.id,
+        "kind": kind,
+        "title": item.title,
+        "start": _iso(item.start),
+        "end": _iso(item.end),
+        "importance": str(item.importance),
+        "movable": movable,
+        "status": status,
+        "outcome": str(item.outcome) if item.outcome else None,
+        "location": location,
+        "with": [names.get(a, a) for a in people],
+        "conflicts": in_conflict.get(item.id, []),
+        "past": item.end <= w.clock,
+    }
+
+
 def _calendar(w: World) -> dict[str, Any]:
     """Today's calendar: every meeting and personal commitment touching the current day, with its
     status and the conflicts it is part of, plus the window a timeline should draw; `later` lists
@@ -165,45 +186,16 @@ def _calendar(w: World) -> dict[str, Any]:
             for item in c.items:
                 in_conflict.setdefault(item, []).append(c.id)
     names = {c.id: c.name for c in w.contacts.values()}
-    items = []
-    for m in w.meetings.values():
-        if m.start < day1 and m.end > day0:
-            items.append(
-                {
-                    "id": m.id,
-                    "kind": "meeting",
-                    "title": m.title,
-                    "start": _iso(m.start),
-                    "end": _iso(m.end),
-                    "importance": str(m.importance),
-                    "movable": m.movable,
-                    "status": str(m.status),
-                    "outcome": str(m.outcome) if m.outcome else None,
-                    "location": m.location,
-                    "with": [names.get(a, a) for a in m.attendees],
-                    "conflicts": in_conflict.get(m.id, []),
-                    "past": m.end <= w.clock,
-                }
-            )
-    for c in w.commitments.values():
-        if c.start < day1 and c.end > day0:
-            items.append(
-                {
-                    "id": c.id,
-                    "kind": "personal",
-                    "title": c.title,
-                    "start": _iso(c.start),
-                    "end": _iso(c.end),
-                    "importance": str(c.importance),
-                    "movable": False,
-                    "status": "scheduled",
-                    "outcome": str(c.outcome) if c.outcome else None,
-                    "location": None,
-                    "with": [names.get(a, a) for a in c.with_contacts],
-                    "conflicts": in_conflict.get(c.id, []),
-                    "past": c.end <= w.clock,
-                }
-            )
+    items = [
+        _calendar_entry(w, m, "meeting", m.movable, str(m.status), m.location, m.attendees, names, in_conflict)
+        for m in w.meetings.values()
+        if m.start < day1 and m.end > day0
+    ]
+    items += [
+        _calendar_entry(w, c, "personal", False, "scheduled", None, c.with_contacts, names, in_conflict)
+        for c in w.commitments.values()
+        if c.start < day1 and c.end > day0
+    ]
     items.sort(key=lambda i: (i["start"], i["id"]))
     live = [i for i in items if i["status"] != str(MeetingStatus.cancelled)]
     for i in live:
