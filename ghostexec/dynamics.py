@@ -12,10 +12,11 @@ import heapq
 from bisect import bisect_right
 from datetime import datetime, timedelta
 
+from .pressure import task_deadlines
 from .reward import MISSED_COMMITMENT, MISSED_MEETING
 from .state import World
 from .timeline import due, fire
-from .world import PRIORITY_RANK, MeetingStatus, Outcome, Priority, TaskStatus
+from .world import PRIORITY_RANK, MeetingStatus, Outcome, Priority
 
 PATIENCE = {Priority.critical: timedelta(minutes=60), Priority.high: timedelta(minutes=180)}
 MAX_DECAY_TICKS = 3
@@ -101,29 +102,17 @@ def _settle(w: World, live: list, starting: list) -> None:
                 _miss(w, ops, y, x, early=True)
 
 
-def _deadline_queue(w: World) -> tuple:
-    """(tasks version, open tasks' deadlines sorted, the tasks in that order with their position in
-    `w.tasks`) for this version of the tasks. Ops bumps the version on every task change (status,
-    moved deadline, new task), so within a version the open tasks and their deadlines are fixed."""
-    version = w.versions["tasks"]
-    hit = w.section_cache.get("deadline_queue")
-    if hit is not None and hit[0] == version:
-        return hit
-    rows = sorted((t.deadline, n, t) for n, t in enumerate(w.tasks.values()) if t.status is not TaskStatus.done)
-    hit = w.section_cache["deadline_queue"] = (version, [r[0] for r in rows], [(r[1], r[2]) for r in rows])
-    return hit
-
-
 def pass_deadlines(w: World) -> None:
     """Log each open task whose deadline fell in this step's window (previous clock, now], in the
-    order of `w.tasks`: a bisect over the open tasks' sorted deadlines instead of a scan."""
-    _, deadlines, tasks = _deadline_queue(w)
-    lo = bisect_right(deadlines, w.prev_clock)
-    hi = bisect_right(deadlines, w.clock, lo)
+    order of `w.tasks`: a bisect over the tasks version's deadline order (`pressure.task_deadlines`,
+    shared with the task tally) instead of a scan."""
+    order = task_deadlines(w)
+    lo = bisect_right(order.deadlines, w.prev_clock)
+    hi = bisect_right(order.deadlines, w.clock, lo)
     if lo == hi:
         return
     ops = w.ops("world")
-    for _, t in sorted(tasks[lo:hi], key=_first):
+    for _, t in sorted(zip(order.positions[lo:hi], order.tasks[lo:hi]), key=_first):
         ops.note("deadline", t.id, f'{t.id} "{t.title}" is now overdue (was due {t.deadline:%H:%M})')
 
 

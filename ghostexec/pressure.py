@@ -151,6 +151,7 @@ class TaskDeadlines(NamedTuple):
     version: int
     deadlines: list[datetime]  # sorted
     positions: list[int]  # each task's position in `w.tasks`, in the same order
+    tasks: list  # the tasks themselves, in the same order
     urgent_deadlines: list[datetime]  # the high/critical, not delegated ones (urgent once overdue)
     urgent_rows: list[tuple[int, str, str]]  # (position in `w.tasks`, id, reason), in that order
 
@@ -169,6 +170,7 @@ class TaskTally(NamedTuple):
 _HIGH = PRIORITY_RANK[Priority.high]
 _FIRST = itemgetter(0)
 _SECOND = itemgetter(1)
+_THIRD = itemgetter(2)
 _ROW_ID = _SECOND  # an urgent row is (position, id, reason)
 _ROW_REASON = itemgetter(2)
 
@@ -186,6 +188,7 @@ def task_deadlines(w: World) -> TaskDeadlines:
         version,
         list(map(_FIRST, rows)),
         list(map(_SECOND, rows)),
+        list(map(_THIRD, rows)),
         list(map(_FIRST, urgent)),
         [(n, t.id, f"{t.id} is overdue") for _, n, t in urgent],
     )
