@@ -121,7 +121,7 @@ def _meeting_for_change(w: World, meeting_id: str, verb: str):
         state = "is over" if m.end <= w.clock else "has already started"
         return (
             None,
-            f"meeting_id: '{m.id}' \"{m.title}\" {state} ({m.start:%H:%M}–{m.end:%H:%M}); only future meetings can change",
+            f"meeting_id: '{m.id}' \"{m.title}\" {state} ({m.start:%H:%M}-{m.end:%H:%M}); only future meetings can change",
         )
     return m, None
 
@@ -177,11 +177,11 @@ def check_reschedule(w: World, a: RescheduleMeeting):
     if end - start > MAX_MEETING:
         return "new_end: a meeting cannot last more than 8 hours"
     if start == m.start and end == m.end:
-        return f"new_start: '{m.id}' is already at {start:%H:%M}–{end:%H:%M}"
+        return f"new_start: '{m.id}' is already at {start:%H:%M}-{end:%H:%M}"
     clashes = [i.id for i in calendar_items(w) if i.id != m.id and i.start < end and start < i.end]
     if clashes:
         slots = ", ".join(s.strftime("%Y-%m-%dT%H:%M") for s in free_slots(w, end - start, m.id)) or "none in the next two days"
-        return f"new_start: {start:%H:%M}–{end:%H:%M} clashes with {_listing(clashes)}; free slots of that length: {slots}"
+        return f"new_start: {start:%H:%M}-{end:%H:%M} clashes with {_listing(clashes)}; free slots of that length: {slots}"
     return None
 
 

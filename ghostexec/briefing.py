@@ -1,6 +1,6 @@
 """The observation an agent reads: a plain-text briefing rendered from the live world.
 
-Deterministic (same state → same text), bounded (each section lists at most a fixed number of
+Deterministic (same state -> same text), bounded (each section lists at most a fixed number of
 lines, then names the remaining ids so nothing an agent needs is hidden), and grounded: every id
 an action needs appears in the text.
 """
@@ -44,7 +44,7 @@ def _age(now: datetime, then: datetime) -> str:
 
 
 def _more(ids: list[str]) -> str:
-    return f"  … and {len(ids)} more: {', '.join(ids)}"
+    return f"  ... and {len(ids)} more: {', '.join(ids)}"
 
 
 def _lines(cache: dict, keys: list[tuple], build) -> list[str]:
@@ -67,9 +67,9 @@ def _missing(lines: list) -> list[int]:
 def _email_line(e, c) -> str:
     tags = f"{c.relationship}, VIP" if c.vip else f"{c.relationship}"
     body = " ".join(e.body.split())
-    preview = body[:PREVIEW] + ("…" if len(body) > PREVIEW else "")
+    preview = body[:PREVIEW] + ("..." if len(body) > PREVIEW else "")
     return (
-        f'- {e.id} [{e.priority.upper()}] from {c.name} ({c.id}; {tags}) — "{e.subject}" — received {e.received_at:%a %H:%M}\n'
+        f'- {e.id} [{e.priority.upper()}] from {c.name} ({c.id}; {tags}) - "{e.subject}" - received {e.received_at:%a %H:%M}\n'
         f"    {preview}"
     )
 
@@ -89,7 +89,7 @@ def _task_line(t, w: World, overdue: bool) -> str:
         extra.append("good fits: " + ", ".join(t.delegable_to))
     tail = f"; {'; '.join(extra)}" if extra else ""
     return (
-        f'- {t.id} [{t.priority}] "{t.title}" — {"OVERDUE, was due" if overdue else "due"} {t.deadline:%a %H:%M} — {status}; '
+        f'- {t.id} [{t.priority}] "{t.title}" - {"OVERDUE, was due" if overdue else "due"} {t.deadline:%a %H:%M} - {status}; '
         f"effort {t.effort_minutes} min{tail}"
     )
 
@@ -105,7 +105,7 @@ def _contact_line(c, load: int) -> str:
         bits.append(f"takes work ({load}/{c.capacity} busy)")
     if c.email_unreachable_reason:
         bits.append(f"EMAIL NOT READ: {c.email_unreachable_reason}")
-    return f"- {c.id} {c.name}, {c.role} ({c.organisation}) — {'; '.join(bits)}"
+    return f"- {c.id} {c.name}, {c.role} ({c.organisation}) - {'; '.join(bits)}"
 
 
 def _calendar_line(i, w: World, personal: bool, clashes: tuple) -> str:
@@ -123,9 +123,9 @@ def _calendar_line(i, w: World, personal: bool, clashes: tuple) -> str:
     if i.outcome is Outcome.missed:
         flags.append("MISSED")
     day = "" if i.start.date() == w.clock.date() else f"{i.start:%a} "
-    line = f'- {i.id} {day}{i.start:%H:%M}–{i.end:%H:%M} "{i.title}" [{", ".join(flags)}]' + (f" with {who}" if who else "")
+    line = f'- {i.id} {day}{i.start:%H:%M}-{i.end:%H:%M} "{i.title}" [{", ".join(flags)}]' + (f" with {who}" if who else "")
     if clashes:
-        line += f"  ⚠ CONFLICTS WITH {', '.join(clashes)}"
+        line += f"  !! CONFLICTS WITH {', '.join(clashes)}"
     return line
 
 
@@ -141,7 +141,7 @@ def _inbox(w: World) -> str:
         for j, e in enumerate(shown):
             if e.id in arrived:
                 lines[j] = lines[j].replace("]", "] NEW", 1)
-    text = f"INBOX — {len(open_mail)} open (unanswered, not archived)"
+    text = f"INBOX - {len(open_mail)} open (unanswered, not archived)"
     if lines:
         text += "\n" + "\n".join(lines)
     if len(open_mail) > MAX_EMAILS:
@@ -221,7 +221,7 @@ def _calendar(w: World) -> tuple[str, datetime]:
             if line is None:
                 line = cache[line_key] = _calendar_line(i, w, personal, clashes)
             lines[j] = view.lines[i.id] = line
-    text = f"CALENDAR — until tomorrow noon, ended items dropped ({len(clash_of)} items double-booked)"
+    text = f"CALENDAR - until tomorrow noon, ended items dropped ({len(clash_of)} items double-booked)"
     if lines:
         text += "\n" + "\n".join(lines)
     if len(items) > MAX_MEETINGS:
@@ -340,7 +340,7 @@ def _tasks(w: World) -> tuple[str, datetime]:
     moments = facts.moments
     upcoming = bisect_right(moments, now)
     valid_until = moments[upcoming] if upcoming < len(moments) else _FOREVER
-    text = f"TASKS — {n_due} due within 30h or overdue, {facts.n_done} done"
+    text = f"TASKS - {n_due} due within 30h or overdue, {facts.n_done} done"
     if lines:
         text += "\n" + "\n".join(lines)
     if n_due > MAX_TASKS:
@@ -408,12 +408,12 @@ def _frame(w: World) -> tuple[str, str]:
     now = w.clock
     ex = w.executive
     head = (
-        f"=== GHOSTEXEC BRIEFING — {now:%a %d %b %Y %H:%M} — {s.title} ===\n"
+        f"=== GHOSTEXEC BRIEFING - {now:%a %d %b %Y %H:%M} - {s.title} ===\n"
         f"You are chief of staff to {ex.name}, {ex.title} at {ex.organisation}. "
         f"Step {w.step} of {s.step_budget} ({w.steps_remaining} remaining); each step takes {s.minutes_per_step} min.\n"
         f"Executive stress: {ex.stress}/100."
     )
-    status = f"STATUS: stress {ex.stress}/100 · {w.steps_remaining} steps remaining" + (" · EPISODE OVER" if w.done else "")
+    status = f"STATUS: stress {ex.stress}/100 | {w.steps_remaining} steps remaining" + (" | EPISODE OVER" if w.done else "")
     return head, status
 
 
@@ -421,13 +421,13 @@ def _since_last_step(w: World, last_action: str | None) -> str:
     """The agent's last action, its result and the step's changes (at most MAX_CHANGES)."""
     if last_action is None and w.step == 0:
         return "- Episode start. Nothing has happened yet."
-    result = f"INVALID — {w.last_error}" if w.last_error else "OK"
+    result = f"INVALID - {w.last_error}" if w.last_error else "OK"
     text = f"- Your action: {last_action or 'none'}\n- Result: {result}"
     changes = w.last_step_lines
     if changes:
         text += "\n- " + "\n- ".join(changes[:MAX_CHANGES])
         if len(changes) > MAX_CHANGES:
-            text += f"\n- … {len(changes) - MAX_CHANGES} more changes (full list in the step's info.changes)"
+            text += f"\n- ... {len(changes) - MAX_CHANGES} more changes (full list in the step's info.changes)"
     return text
 
 
@@ -448,5 +448,5 @@ def render(w: World, *, last_action: str | None = None) -> str:
         f"{_conflicts(w)}\n\n{tasks_contacts}\n\n{status}"
     )
     if len(text) > MAX_CHARS:
-        text = text[: MAX_CHARS - 40] + "\n… [briefing truncated at limit]"
+        text = text[: MAX_CHARS - 40] + "\n... [briefing truncated at limit]"
     return text

@@ -32,7 +32,7 @@ def _miss(w: World, ops, item, winner, early: bool) -> None:
     commitments = w.commitments
     verb = "left" if early else "missed"
     penalty = (MISSED_COMMITMENT if item.id in commitments else MISSED_MEETING)[item.importance]
-    ops.miss(item, penalty, f'{verb} {item.id} "{item.title}" — you were needed in {winner.id} "{winner.title}"')
+    ops.miss(item, penalty, f'{verb} {item.id} "{item.title}" - you were needed in {winner.id} "{winner.title}"')
     people = item.with_contacts if item.id in commitments else item.attendees
     for cid in people:
         c = w.contacts[cid]

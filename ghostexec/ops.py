@@ -73,7 +73,7 @@ class Ops:
             self.log("mood", contact.id, f"{contact.name} stays {contact.mood} ({why})")
             return 0
         contact.mood = MOOD_LADDER[new]
-        self.log("mood", contact.id, f"{contact.name}: {MOOD_LADDER[old]} → {contact.mood} ({why})")
+        self.log("mood", contact.id, f"{contact.name}: {MOOD_LADDER[old]} -> {contact.mood} ({why})")
         return new - old
 
     def owe_goodwill(self, contact: Contact, n: int = 1) -> None:
@@ -99,7 +99,7 @@ class Ops:
     def set_unreachable(self, contact: Contact, reason: str | None) -> None:
         contact.email_unreachable_reason = reason
         if reason:
-            self.log("reachability", contact.id, f"{contact.name}: email replies will not reach them — {reason}")
+            self.log("reachability", contact.id, f"{contact.name}: email replies will not reach them - {reason}")
         else:
             self.log("reachability", contact.id, f"{contact.name} reads email again")
 
@@ -129,7 +129,7 @@ class Ops:
         email.archived = True
         email.read = True
         waiting = (
-            "" if email.replied or email.priority.value in ("low", "normal") else " — still unanswered, sender keeps waiting"
+            "" if email.replied or email.priority.value in ("low", "normal") else " - still unanswered, sender keeps waiting"
         )
         self.log("email", email.id, f"archived {email.id}{waiting}")
 
@@ -139,7 +139,7 @@ class Ops:
     # --- calendar -------------------------------------------------------------------------
     def add_meeting(self, meeting) -> None:
         self.w.meetings[meeting.id] = meeting
-        self.log("meeting", meeting.id, f'new meeting {meeting.id} "{meeting.title}" {meeting.start:%H:%M}–{meeting.end:%H:%M}')
+        self.log("meeting", meeting.id, f'new meeting {meeting.id} "{meeting.title}" {meeting.start:%H:%M}-{meeting.end:%H:%M}')
 
     def move_meeting(self, meeting, start: datetime, end: datetime, by: str | None = None) -> None:
         from .world import MeetingStatus
@@ -149,7 +149,7 @@ class Ops:
         meeting.status = MeetingStatus.moved
         who = f" by {by}" if by else ""
         self.log(
-            "meeting", meeting.id, f'{meeting.id} "{meeting.title}" moved{who}: {old:%a %H:%M} → {start:%a %H:%M}–{end:%H:%M}'
+            "meeting", meeting.id, f'{meeting.id} "{meeting.title}" moved{who}: {old:%a %H:%M} -> {start:%a %H:%M}-{end:%H:%M}'
         )
 
     def cancel_meeting(self, meeting, reason: str | None) -> None:
@@ -218,7 +218,7 @@ class Ops:
         old = task.deadline
         task.deadline = deadline
         direction = "earlier" if deadline < old else "later"
-        self.log("task", task.id, f"deadline of {task.id} moved {direction}: {old:%a %H:%M} → {deadline:%a %H:%M}")
+        self.log("task", task.id, f"deadline of {task.id} moved {direction}: {old:%a %H:%M} -> {deadline:%a %H:%M}")
 
     # --- executive ------------------------------------------------------------------------
     def note(self, kind: str, target: str, text: str) -> None:

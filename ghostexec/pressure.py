@@ -63,7 +63,7 @@ def _overlap(w: World, a, b) -> Conflict:
     commitments = w.commitments
     lo, hi = (a, b) if a.id < b.id else (b, a)
     start, end = max(a.start, b.start), min(a.end, b.end)
-    span = f"{start:%H:%M}–{end:%H:%M}"
+    span = f"{start:%H:%M}-{end:%H:%M}"
     if a.id in commitments or b.id in commitments:
         personal, work = (a, b) if a.id in commitments else (b, a)
         return Conflict.model_construct(

@@ -56,10 +56,10 @@ MISSED_COMMITMENT = {Priority.low: 2.0, Priority.normal: 3.0, Priority.high: 4.0
 NO_INVALID = RewardComponent(name="invalid_penalty", weight=1.0, raw=0.0, value=0.0, detail="")
 NO_IDLE = RewardComponent(name="idle_penalty", weight=1.0, raw=0.0, value=0.0, detail="")
 DETAILS = {
-    "conflict": "Δ conflicts, missed obligations, leaks",
-    "task": "Δ task progress and overdue work",
-    "relationship": "Δ weighted moods",
-    "shaping": "Δ(−stress/500), bounded by ±0.2",
+    "conflict": "change in conflicts, missed obligations, leaks",
+    "task": "change in task progress and overdue work",
+    "relationship": "change in weighted moods",
+    "shaping": "change in -stress/500, bounded by +/-0.2",
 }
 ZERO = {
     name: RewardComponent(name=name, weight=wt, raw=0.0, value=0.0, detail=DETAILS[name])

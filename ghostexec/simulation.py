@@ -66,7 +66,7 @@ def describe(action, fields: dict[str, Any] | None = None) -> str:
     for key in quoted:
         if fields.get(key):
             text = " ".join(str(fields[key]).split())
-            parts.append(f'{key}="{text[:50]}{"…" if len(text) > 50 else ""}"')
+            parts.append(f'{key}="{text[:50]}{"..." if len(text) > 50 else ""}"')
     return " ".join(parts)
 
 

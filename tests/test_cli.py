@@ -90,7 +90,7 @@ def test_play_reply_is_applied_and_rewarded(session):
 
 def test_play_invalid_id(session):
     out = session["out"]
-    assert "- Result: INVALID — email_id: no email 'e999' in the inbox" in out
+    assert "- Result: INVALID - email_id: no email 'e999' in the inbox" in out
     assert re.search(r"^reward -\d+\.\d{3}  \(.*invalid_penalty -0\.300\)$", out, re.M), out
 
 

@@ -99,14 +99,18 @@ def _strings_in(value: Any) -> list[str]:
     return []
 
 
+def _non_ascii(*texts: str) -> set[str]:
+    return {ch for text in texts if not text.isascii() for ch in text if ord(ch) > 127}
+
+
 def check_briefing_ids(briefing: str, known: set[str], echoed: set[str]) -> None:
     """Every id-shaped token in the briefing exists in the state. The SINCE LAST STEP section may
     also echo what the agent itself typed (a bogus id, a message body): `echoed`."""
     since, rest = "", briefing
-    if "\nSINCE LAST STEP\n" in briefing and "\nINBOX — " in briefing:
+    if "\nSINCE LAST STEP\n" in briefing and "\nINBOX - " in briefing:
         head, tail = briefing.split("\nSINCE LAST STEP\n", 1)
-        since, inbox = tail.split("\nINBOX — ", 1)
-        rest = head + "\nINBOX — " + inbox
+        since, inbox = tail.split("\nINBOX - ", 1)
+        rest = head + "\nINBOX - " + inbox
     unknown = {tok for tok in ID_RE.findall(rest) if tok not in known}
     unknown |= {tok for tok in ID_RE.findall(since) if tok not in known and tok not in echoed}
     assert not unknown, f"briefing names ids that are not in the state: {sorted(unknown)}"
@@ -314,6 +318,9 @@ class Tracker:
         self.echoed: set[str] = set()
         self.last_action: str | None = None
         self.trace: list[tuple[Any, str, float, str]] = []
+        # Non-ASCII characters an observation may carry: the scenario's own (names, currency) and
+        # whatever the agent typed. The simulation's own wording is ASCII (see check_own_text_is_ascii).
+        self.foreign = _non_ascii(sc.model_dump_json())
         assert obs.step == 0 and obs.steps_remaining == self.budget and not obs.done
         assert datetime.fromisoformat(obs.time) == sc.start
         self.check_world(obs.briefing)
@@ -335,9 +342,17 @@ class Tracker:
         assert sim.done == (self.taken == self.budget)
         assert w.step == self.taken
 
+    def check_own_text_is_ascii(self, obs: Any, breakdown: Any) -> None:
+        """The briefing, errors and reward details add no non-ASCII character of their own: ASCII
+        text is cheaper to build, to encode as JSON and to send on every step (docs/openenv.md)."""
+        texts = [obs.briefing, obs.error or ""] + ([c.detail for c in breakdown.components] if breakdown else [])
+        stray = _non_ascii(*texts) - self.foreign
+        assert not stray, f"the simulation wrote non-ASCII characters of its own: {sorted(stray)}"
+
     def step(self, action: Any):
         sim = self.sim
         was_done = sim.done
+        self.foreign |= _non_ascii(*_strings_in(action.model_dump() if hasattr(action, "model_dump") else action))
         res = sim.step(action)  # must never raise
         obs = res.observation
         rejected = res.info["rejected"]
@@ -372,6 +387,7 @@ class Tracker:
             grade = res.info["grade"]
             assert GRADE_LOW < grade["score"] < GRADE_HIGH and grade["final"]
         self.check_world(obs.briefing)
+        self.check_own_text_is_ascii(obs, res.breakdown)
         self.trace.append((action, obs.briefing, res.reward, sim.state_hash()))
         return res
 

@@ -119,6 +119,33 @@ def test_environment_translates_the_core_without_computing():
     assert env.state.state_hash == sim.state_hash(), "a refused reset leaves the running episode alone"
 
 
+@pytest.mark.parametrize("policy", ["greedy_state", "random"])
+def test_the_default_scenarios_wire_messages_are_ascii(policy):
+    """Every step message of the default scenario is pure ASCII JSON: the simulation's wording is
+    ASCII and so is this scenario's text, so the ~10 KB observation is built, encoded and sent
+    without UTF-8 conversions (docs/openenv.md, "ASCII on the wire")."""
+    import random
+
+    from openenv.core.env_server.serialization import serialize_observation
+    from openenv.core.env_server.types import WSObservationResponse
+
+    from ghostexec.policies import POLICIES
+
+    env = GhostexecEnvironment()
+    messages = [env.reset(task_id="phase2_core", seed=1)]
+    rng = random.Random(1)
+    while not messages[-1].done:
+        raw = POLICIES[policy](env.simulation, rng)
+        try:
+            messages.append(env.step(GhostexecAction.model_validate(raw)))
+        except ValidationError:  # the random policy also sends malformed actions: a WS error frame
+            messages.append(env.step({"action_type": "do_nothing"}))
+    assert len(messages) == 41
+    for obs in messages:
+        wire = WSObservationResponse(data=serialize_observation(obs)).model_dump_json()
+        assert wire.isascii(), sorted({ch for ch in wire if ord(ch) > 127})
+
+
 def test_settings_from_env_flags_and_defaults():
     s = Settings.from_env({})
     assert (s.host, s.max_sessions, s.max_body_bytes) == ("127.0.0.1", 64, 262144)

@@ -32,12 +32,12 @@ WORK_START, WORK_END = 8, 18
 SOON = timedelta(hours=3)
 SHORT_NOTICE = timedelta(hours=2)
 
-EMAIL_RE = re.compile(r'^- (\S+) \[(CRITICAL|HIGH|NORMAL|LOW)\](?: NEW)? from (.+?) \((\S+?);[^)]*\) — "(.*)" — received')
-CAL_RE = re.compile(r'^- (\S+) (?:(Mon|Tue|Wed|Thu|Fri|Sat|Sun) )?(\d\d):(\d\d)–(\d\d):(\d\d) "(.*)" \[([^\]]*)\]')
-TASK_RE = re.compile(r'^- (\S+) \[(\w+)\] "(.*)" — (OVERDUE, was due|due) \w{3} (\d\d):(\d\d) — (.*)$')
-CONTACT_RE = re.compile(r"^- (\S+) (.+?), .*? — (.*)$")
+EMAIL_RE = re.compile(r'^- (\S+) \[(CRITICAL|HIGH|NORMAL|LOW)\](?: NEW)? from (.+?) \((\S+?);[^)]*\) - "(.*)" - received')
+CAL_RE = re.compile(r'^- (\S+) (?:(Mon|Tue|Wed|Thu|Fri|Sat|Sun) )?(\d\d):(\d\d)-(\d\d):(\d\d) "(.*)" \[([^\]]*)\]')
+TASK_RE = re.compile(r'^- (\S+) \[(\w+)\] "(.*)" - (OVERDUE, was due|due) \w{3} (\d\d):(\d\d) - (.*)$')
+CONTACT_RE = re.compile(r"^- (\S+) (.+?), .*? - (.*)$")
 LOAD_RE = re.compile(r"takes work \((\d+)/(\d+) busy\)")
-DROP_RE = re.compile(r"\] (.+?): \w+ → \w+ \((.*)\)$")
+DROP_RE = re.compile(r"\] (.+?): \w+ -> \w+ \((.*)\)$")
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 PROBLEM = (
@@ -159,7 +159,7 @@ def parse(observation) -> Briefing:
         flags = [f.strip() for f in m[8].split(",")]
         if "CANCELLED" in flags:
             continue
-        clashes = line.split("⚠ CONFLICTS WITH ", 1)[1].split(", ") if "⚠ CONFLICTS WITH" in line else []
+        clashes = line.split("!! CONFLICTS WITH ", 1)[1].split(", ") if "!! CONFLICTS WITH" in line else []
         importance = next((f for f in flags if f in RANK), "normal")
         calendar.append(Item(m[1], start, end, importance, "PERSONAL" in flags, "fixed" in flags, [c.strip() for c in clashes]))
     tasks: list[TaskLine] = []
