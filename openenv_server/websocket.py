@@ -1,4 +1,4 @@
-"""uvicorn's sans-I/O WebSocket protocol with batched read flow control.
+"""uvicorn's sans-I/O WebSocket protocol with batched read flow control and coalesced writes.
 
 uvicorn's `websockets-sansio` protocol stops reading the socket after *every* incoming message
 and starts again once the app has taken it: two `epoll_ctl` system calls plus event-loop
@@ -8,12 +8,22 @@ protects nothing. This subclass pauses only when a connection's unread messages 
 mark (by count or by size) and resumes once they drain below half of it, which still bounds what a
 flooding client can make the server buffer.
 
+Writes are coalesced: what a connection writes is held until the event loop has run every callback
+that was ready, then the writes of all connections go out together, in order. Each write to a peer
+that sleeps waiting for it has to wake that peer, and on a VM whose idle vCPUs halt (this host: a
+Firecracker guest, cpuidle haltpoll with no polling) that costs the writer a kernel round trip; a
+burst written together wakes it once. With 64 sessions the server's system time per step fell from
+~21 to ~11 µs and throughput rose ~7% (docs/openenv.md). A lone session waits one extra loop
+iteration (microseconds) for its reply.
+
 Everything else (handshake, frames, ping/pong, close, limits) is uvicorn's. `uvicorn_config`
 uses this class; `ws="websockets-sansio"` gives back uvicorn's own behaviour.
 """
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -31,10 +41,75 @@ def _size(message: Any) -> int:
     return len(data)
 
 
+class WriteBatch:
+    """The writes of every connection on one event loop since its last flush, written in order by
+    one callback scheduled for the loop's next iteration."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.pending: list[tuple[Any, bytes]] = []
+
+    def add(self, transport: Any, data: bytes) -> None:
+        if not self.pending:
+            self.loop.call_soon(self.flush)
+        self.pending.append((transport, data))
+
+    def flush(self) -> None:
+        pending, self.pending = self.pending, []
+        for transport, data in pending:
+            transport.write(data)  # on a closed transport asyncio drops it (and counts it) without raising
+
+
+_BATCHES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, WriteBatch] = weakref.WeakKeyDictionary()
+
+
+def write_batch(loop: asyncio.AbstractEventLoop) -> WriteBatch:
+    batch = _BATCHES.get(loop)
+    if batch is None:
+        batch = _BATCHES[loop] = WriteBatch(loop)
+    return batch
+
+
+class CoalescingTransport:
+    """A connection's transport whose `write` joins the loop's WriteBatch. Closing (or ending the
+    write side) flushes the batch first, so nothing written before a close is lost or reordered;
+    everything else goes straight to the real transport."""
+
+    __slots__ = ("transport", "batch")
+
+    def __init__(self, transport: Any, batch: WriteBatch) -> None:
+        self.transport = transport
+        self.batch = batch
+
+    def write(self, data: bytes) -> None:
+        if data:
+            self.batch.add(self.transport, data)
+
+    def close(self) -> None:
+        self.batch.flush()
+        self.transport.close()
+
+    def abort(self) -> None:
+        self.batch.flush()
+        self.transport.abort()
+
+    def write_eof(self) -> None:
+        self.batch.flush()
+        self.transport.write_eof()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.transport, name)
+
+
 class BatchedFlowWebSocketProtocol(WebSocketsSansIOProtocol):
-    """Pauses reading at a high-water mark of unread messages instead of after each one."""
+    """Pauses reading at a high-water mark of unread messages instead of after each one, and
+    coalesces writes across connections (see the module docstring)."""
 
     queued_bytes = 0
+
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        self.transport = CoalescingTransport(self.transport, write_batch(asyncio.get_running_loop()))
 
     def send_receive_event_to_app(self) -> None:
         size = sum(len(frame) for frame in self.frames)

@@ -1,7 +1,8 @@
-"""The WebSocket protocol's batched flow control (openenv_server.websocket).
+"""The WebSocket protocol's batched flow control and coalesced writes (openenv_server.websocket).
 
 Unit level: messages fed to the protocol pause reading only at the high-water mark (by count or by
-size) and resume once drained below half of it. Live: a client that pipelines many steps without
+size) and resume once drained below half of it; writes of all connections wait for the end of the
+loop iteration and go out in order, and a close flushes first. Live: a client that pipelines many steps without
 reading gets every reply, in order, identical to stepping one at a time.
 """
 
@@ -17,7 +18,12 @@ from websockets.sync.client import connect as ws_connect
 
 from openenv_server.app import Settings, uvicorn_config
 from openenv_server.testing import running_server
-from openenv_server.websocket import HIGH_WATER_BYTES, HIGH_WATER_MESSAGES, BatchedFlowWebSocketProtocol
+from openenv_server.websocket import (
+    HIGH_WATER_BYTES,
+    HIGH_WATER_MESSAGES,
+    BatchedFlowWebSocketProtocol,
+    CoalescingTransport,
+)
 
 
 class FakeTransport:
@@ -109,6 +115,48 @@ def test_invalid_utf8_still_closes_the_connection_without_queueing_a_message():
         message = await proto.receive()
         assert message["type"] == "websocket.disconnect" and message["code"] == 1007
         assert "close" in transport.calls and "pause" not in transport.calls and proto.queued_bytes == 0
+
+    asyncio.run(run())
+
+
+class RecordingTransport(FakeTransport):
+    """Writes and closes go to a log shared by several connections, to check their order."""
+
+    def __init__(self, name: str, log: list) -> None:
+        super().__init__()
+        self.name, self.log = name, log
+
+    def write(self, data: bytes) -> None:
+        self.log.append((self.name, data))
+
+    def close(self) -> None:
+        self.log.append((self.name, "close"))
+
+    def get_extra_info(self, name: str, default=None):
+        return {"sockname": ("127.0.0.1", 8000), "peername": ("127.0.0.1", 50000)}.get(name, default)
+
+
+def test_writes_of_all_connections_go_out_together_after_the_loop_iteration_in_order():
+    async def run():
+        log: list = []
+        a, _ = _protocol()
+        b, _ = _protocol()
+        a.connection_made(RecordingTransport("a", log))
+        b.connection_made(RecordingTransport("b", log))
+        assert isinstance(a.transport, CoalescingTransport) and a.transport.batch is b.transport.batch
+        a.transport.write(b"a1")
+        b.transport.write(b"b1")
+        a.transport.write(b"")  # nothing to send: not queued
+        a.transport.write(b"a2")
+        assert log == [] and not a.transport.is_closing()  # held until the iteration ends; the rest passes through
+        await asyncio.sleep(0)
+        assert log == [("a", b"a1"), ("b", b"b1"), ("a", b"a2")]
+        b.transport.write(b"b2")
+        a.transport.write(b"a3")
+        b.transport.close()  # a close flushes everything first: nothing written before it is lost
+        assert log[3:] == [("b", b"b2"), ("a", b"a3"), ("b", "close")]
+        await asyncio.sleep(0)
+        assert len(log) == 6  # the flush already scheduled finds nothing left to write
 
     asyncio.run(run())
 
