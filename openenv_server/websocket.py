@@ -75,7 +75,7 @@ class CoalescingTransport:
     write side) flushes the batch first, so nothing written before a close is lost or reordered;
     everything else goes straight to the real transport."""
 
-    __slots__ = ("transport", "batch")
+    __slots__ = ("batch", "transport")
 
     def __init__(self, transport: Any, batch: WriteBatch) -> None:
         self.transport = transport
