@@ -12,8 +12,8 @@ Writes are coalesced: what a connection writes is held until the event loop has 
 that was ready, then the writes of all connections go out together, in order. Each write to a peer
 that sleeps waiting for it has to wake that peer, and on a VM whose idle vCPUs halt (this host: a
 Firecracker guest, cpuidle haltpoll with no polling) that costs the writer a kernel round trip; a
-burst written together wakes it once. With 64 sessions the server's system time per step fell from
-~21 to ~11 µs and throughput rose ~7% (docs/openenv.md). A lone session waits one extra loop
+burst written together wakes it once. With 64 sessions the server's system time per step fell by
+about half (19-26 to 9-10 µs in an A/B; docs/openenv.md). A lone session waits one extra loop
 iteration (microseconds) for its reply.
 
 Everything else (handshake, frames, ping/pong, close, limits) is uvicorn's. `uvicorn_config`
@@ -23,11 +23,13 @@ uses this class; `ws="websockets-sansio"` gives back uvicorn's own behaviour.
 from __future__ import annotations
 
 import asyncio
+import logging
 import weakref
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
+LOG = logging.getLogger("uvicorn.error")
 HIGH_WATER_MESSAGES = 16  # unread messages per connection before reading pauses
 HIGH_WATER_BYTES = 1 << 20  # ... or this many bytes of them (frames up to ws_max_size still count whole)
 
@@ -57,7 +59,10 @@ class WriteBatch:
     def flush(self) -> None:
         pending, self.pending = self.pending, []
         for transport, data in pending:
-            transport.write(data)  # on a closed transport asyncio drops it (and counts it) without raising
+            try:
+                transport.write(data)  # a closed transport drops it (asyncio counts it) without raising
+            except Exception:  # one broken connection must not cost the others their replies
+                LOG.exception("WebSocket write failed; dropped %d bytes for that connection", len(data))
 
 
 _BATCHES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, WriteBatch] = weakref.WeakKeyDictionary()

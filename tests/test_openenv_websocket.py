@@ -158,6 +158,15 @@ def test_writes_of_all_connections_go_out_together_after_the_loop_iteration_in_o
         await asyncio.sleep(0)
         assert len(log) == 6  # the flush already scheduled finds nothing left to write
 
+        def broken(data: bytes) -> None:
+            raise RuntimeError("Cannot call write() after write_eof()")
+
+        a.transport.transport.write = broken
+        a.transport.write(b"a4")
+        b.transport.write(b"b3")
+        await asyncio.sleep(0)
+        assert log[6:] == [("b", b"b3")]  # a failing connection does not cost the others their writes
+
     asyncio.run(run())
 
 
