@@ -5,7 +5,7 @@ episode (what `Simulation.state()` returns). Live-only fields (flags, outcomes, 
 defaults, so a scenario file only states the story.
 
 Hot-path note: entities are mutated in place by `ghostexec.ops` (no validation on assignment) and
-copied with `copy.copy` on reset, so a step never re-validates or deep-copies the world.
+copied with `state.clone` (a shallow copy) on reset, so a step never re-validates or deep-copies the world.
 """
 
 from __future__ import annotations

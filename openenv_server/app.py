@@ -327,8 +327,8 @@ def _add_ghostexec_routes(
 
 def uvicorn_config(app: Any, settings: Settings, **extra: Any) -> Any:
     """The uvicorn Config `serve` uses (tests and the bench use it too, so all run the same way).
-    WebSockets use uvicorn's sans-I/O protocol with batched read flow control (openenv_server.websocket);
-    pass `ws="websockets-sansio"` for uvicorn's own."""
+    WebSockets use uvicorn's sans-I/O protocol with batched read flow control and coalesced writes
+    (openenv_server.websocket); pass `ws="websockets-sansio"` for uvicorn's own."""
     import uvicorn
 
     from .websocket import BatchedFlowWebSocketProtocol

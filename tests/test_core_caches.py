@@ -81,3 +81,19 @@ def test_caches_never_change_an_episode(task):
             # Simulation.grade() is cached until the world moves: asked every step, never stale.
             assert cached.grade() == grade_world(cached.world), f"{task} seed {seed} step {step}"
         assert fresh.done and cached.grade() == fresh.grade()
+
+
+def test_an_episode_never_touches_the_scenarios_entities_or_another_episodes():
+    """Reset copies each entity (state.clone); an assignment in one episode (which also records the
+    field as set) must not reach the scenario's entity or a second episode's copy."""
+    a, b = Simulation(), Simulation()
+    a.reset(task_id="phase2_core", seed=0)
+    b.reset(task_id="phase2_core", seed=1)
+    template = a.world.scenario.contacts[0]
+    before = (template.mood, set(template.model_fields_set), set(b.world.contacts[template.id].model_fields_set))
+    contact = a.world.contacts[template.id]
+    contact.mood = "furious" if contact.mood != "furious" else "neutral"
+    contact.goodwill_owed = 3
+    assert "goodwill_owed" in contact.model_fields_set
+    after = (template.mood, set(template.model_fields_set), set(b.world.contacts[template.id].model_fields_set))
+    assert after == before
