@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 from bisect import bisect_right
 from datetime import datetime, timedelta
+from operator import itemgetter
 
 from .pressure import task_deadlines
 from .reward import MISSED_COMMITMENT, MISSED_MEETING
@@ -112,12 +113,8 @@ def pass_deadlines(w: World) -> None:
     if lo == hi:
         return
     ops = w.ops("world")
-    for _, t in sorted(zip(order.positions[lo:hi], order.tasks[lo:hi]), key=_first):
+    for _, t in sorted(zip(order.positions[lo:hi], order.tasks[lo:hi]), key=itemgetter(0)):
         ops.note("deadline", t.id, f'{t.id} "{t.title}" is now overdue (was due {t.deadline:%H:%M})')
-
-
-def _first(row: tuple):
-    return row[0]
 
 
 def _first_check(w: World, e, now: datetime) -> datetime:
@@ -153,7 +150,7 @@ def wear_moods(w: World) -> None:
     due = []
     while heap and heap[0][0] <= now:
         due.append(heapq.heappop(heap))
-    due.sort(key=_order)
+    due.sort(key=itemgetter(1))
     start = w.scenario.start
     due_at = w.decay_due
     ops = None
@@ -174,10 +171,6 @@ def wear_moods(w: World) -> None:
                 ops.shift_mood(w.contacts[e.sender], -1, f"{e.id} still unanswered after {waited} min")
             next_drop = due_at[e.id] = began + patience * (e.decay_ticks + 1)
         heapq.heappush(heap, (next_drop, order, e))
-
-
-def _order(row: tuple) -> int:
-    return row[1]
 
 
 def advance(w: World) -> None:

@@ -67,9 +67,9 @@ ZERO = {
 }
 ZERO_CHANNELS = ZERO_CONFLICT, ZERO_TASK, ZERO_RELATIONSHIP, ZERO_SHAPING = tuple(ZERO.values())
 # Idle components by detail text (frozen, so shared like the zeros): the same urgent reasons are
-# usually charged step after step. The key is the component's only input; the size is bounded.
+# usually charged step after step. The key is the component's only input.
 _IDLE: dict[str, RewardComponent] = {}
-_IDLE_LIMIT = 4096
+_SHARED_LIMIT = 4096  # entries per table of shared components (a full table starts over)
 
 
 def _made(name: str, weight: float, raw: float, detail: str) -> RewardComponent:
@@ -81,19 +81,23 @@ def _made(name: str, weight: float, raw: float, detail: str) -> RewardComponent:
 # Channel components by raw change, one table per channel (frozen, so shared like the zeros): a
 # potential takes few distinct values, so the same changes recur step after step and across
 # episodes (a deadline passing, one mood step, a point of stress). The raw change is the
-# component's only input (its value is weight × raw, its detail the channel's); the size is bounded.
+# component's only input (its value is weight × raw, its detail the channel's).
 _CHANNELS: dict[str, dict[float, RewardComponent]] = {name: {} for name in ZERO}
-_CHANNEL_LIMIT = 4096
+
+
+def _shared(table: dict, key, name: str, weight: float, raw: float, detail: str) -> RewardComponent:
+    """The component stored under `key` (its only input), made and stored on first use."""
+    c = table.get(key)
+    if c is None:
+        if len(table) >= _SHARED_LIMIT:
+            table.clear()
+        c = table[key] = _made(name, weight, raw, detail)
+    return c
 
 
 def _channel(table: dict[float, RewardComponent], name: str, weight: float, raw: float) -> RewardComponent:
     """The channel's component for this raw change, shared (see _CHANNELS)."""
-    c = table.get(raw)
-    if c is None:
-        if len(table) >= _CHANNEL_LIMIT:
-            table.clear()
-        c = table[raw] = _made(name, weight, raw, DETAILS[name])
-    return c
+    return _shared(table, raw, name, weight, raw, DETAILS[name])
 
 
 _CONFLICTS, _TASKS, _RELATIONSHIPS, _SHAPINGS = _CHANNELS.values()
@@ -101,12 +105,7 @@ _CONFLICTS, _TASKS, _RELATIONSHIPS, _SHAPINGS = _CHANNELS.values()
 
 def _idle_component(detail: str) -> RewardComponent:
     """The neglect penalty with this detail, shared (see _IDLE)."""
-    c = _IDLE.get(detail)
-    if c is None:
-        if len(_IDLE) >= _IDLE_LIMIT:
-            _IDLE.clear()
-        c = _IDLE[detail] = _made("idle_penalty", 1.0, IDLE_PENALTY, detail)
-    return c
+    return _shared(_IDLE, detail, "idle_penalty", 1.0, IDLE_PENALTY, detail)
 
 
 KEY_RELATIONSHIPS = {Relationship.board, Relationship.client, Relationship.family, Relationship.executive}
