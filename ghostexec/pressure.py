@@ -172,7 +172,7 @@ _FIRST = itemgetter(0)
 _SECOND = itemgetter(1)
 _THIRD = itemgetter(2)
 _ROW_ID = _SECOND  # an urgent row is (position, id, reason)
-_ROW_REASON = itemgetter(2)
+_ROW_REASON = _THIRD
 
 
 def task_deadlines(w: World) -> TaskDeadlines:
