@@ -40,6 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from openenv_server.app import Settings  # noqa: E402
 from openenv_server.testing import free_port, stop_process  # noqa: E402
 
 GHOSTEXEC_SERVER = """
@@ -124,13 +125,16 @@ TARGETS = {
 TARGETS["payload"] = TARGETS["ghostexec"]
 
 
-def start_server(kind: str, max_sessions: int) -> tuple[subprocess.Popen, int]:
+def start_server(kind: str, max_sessions: int, spin_us: int | None = None) -> tuple[subprocess.Popen, int]:
     port = free_port()
     code = SERVERS[kind]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if spin_us is not None:
+        env["GHOSTEXEC_SPIN_US"] = str(spin_us)
     proc = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(code), str(port), str(max_sessions)],
         cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -197,15 +201,19 @@ def _pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-async def sequential(urls: dict[str, str], steps: int, rounds: int = 10) -> dict[str, dict[str, float]]:
-    """Alternate blocks of steps between the servers, so background load hits both alike."""
+async def sequential(urls: dict[str, str], steps: int, rounds: int = 12) -> dict[str, dict[str, float]]:
+    """Alternate blocks of steps between the servers, so background load hits all alike. The order
+    rotates every round, so each server follows each other one equally often: a block that comes
+    right after Ghostexec's measured 10-15% slower than the same server later in the round."""
     lat: dict[str, list[float]] = {kind: [] for kind in urls}
     for kind, url in urls.items():  # warm-up
         await _session(url, kind, steps=max(50, steps // 10), until=None, latencies=None)
-    per_round = max(1, steps // rounds)
-    for _ in range(rounds):
-        for kind, url in urls.items():
-            await _session(url, kind, steps=per_round, until=None, latencies=lat[kind])
+    rounds = max(1, min(rounds, steps))
+    kinds = list(urls)
+    for r in range(rounds):
+        block = steps // rounds + (r < steps % rounds)  # blocks add up to exactly `steps`
+        for kind in kinds[r % len(kinds) :] + kinds[: r % len(kinds)]:
+            await _session(urls[kind], kind, steps=block, until=None, latencies=lat[kind])
     return {
         kind: {
             "median_ms": statistics.median(v) * 1e3,
@@ -255,16 +263,17 @@ async def concurrent(url: str, kind: str, sessions: int, seconds: float, server_
 
 
 def run(args: argparse.Namespace) -> dict:
+    spin_us = Settings.from_env(spin_us=args.spin_us).spin_us  # what every server's event loop uses
     results: dict = {
         "host": {"cpus": os.cpu_count(), "python": platform.python_version(), "machine": platform.machine()},
-        "params": {"steps": args.steps, "seconds": args.seconds, "sessions": args.sessions},
+        "params": {"steps": args.steps, "seconds": args.seconds, "sessions": args.sessions, "spin_us": spin_us},
     }
     max_sessions = max(max(args.sessions), 1)
     procs = {}
     try:
         urls = {}
         for kind in ("floor", "payload", "ghostexec"):  # all up at once; each measurement alternates between them
-            procs[kind], port = start_server(kind, max_sessions)
+            procs[kind], port = start_server(kind, max_sessions, args.spin_us)
             urls[kind] = f"ws://127.0.0.1:{port}/ws"
         seq = asyncio.run(sequential(urls, args.steps))
         for kind in urls:
@@ -285,6 +294,9 @@ def report(results: dict) -> str:
     ratio = g["sequential"]["median_ms"] / f["sequential"]["median_ms"]
     lines = [
         f"WS step bench — {results['host']['cpus']} CPUs, Python {results['host']['python']}; client and server on this host",
+        "",
+        f"event loop: polls up to {results['params']['spin_us']} µs before sleeping while a client replies fast "
+        "(0: off; openenv_server/eventloop.py; a loop whose app steps on worker threads never polls)",
         "",
         "sequential (1 session)      median     p90      p99   steps",
     ]
@@ -321,6 +333,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=2000, help="timed sequential steps (default 2000)")
     parser.add_argument("--seconds", type=float, default=4.0, help="duration of each concurrent run (default 4)")
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 8, 64], help="concurrency levels (default 1 8 64)")
+    parser.add_argument(
+        "--spin-us", type=int, help="every server's GHOSTEXEC_SPIN_US (default: the servers' own default; 0 turns polling off)"
+    )
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     args = parser.parse_args(argv)
     results = run(args)

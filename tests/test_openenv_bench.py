@@ -23,6 +23,8 @@ def test_ws_bench_runs_and_reports_both_servers(tmp_path):
             "--sessions",
             "1",
             "3",
+            "--spin-us",
+            "0",
             "--json",
             str(out_json),
         ],
@@ -33,7 +35,9 @@ def test_ws_bench_runs_and_reports_both_servers(tmp_path):
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert "floor (echo env)" in out.stdout and "ghostexec / floor median" in out.stdout
+    assert "event loop: polls up to 0 µs" in out.stdout
     results = json.loads(out_json.read_text())
+    assert results["params"]["spin_us"] == 0
     for kind in ("floor", "ghostexec"):
         assert results[kind]["sequential"]["steps"] == 20
         assert [c["sessions"] for c in results[kind]["concurrent"]] == [1, 3]
