@@ -40,6 +40,8 @@ from typing import Any
 DEFAULT_SPIN_US = 250  # a fast client's turnaround on loopback is ~0.1 ms (bench/ws_bench.py's client)
 OTHERS_BUSY_S = 5e-6  # other threads' CPU time since the last wait above this: they are working ...
 OTHERS_COOLDOWN_S = 0.02  # ... and no polling until they have been quiet this long (a step is < 1 ms)
+OTHERS_SAMPLE_S = 0.001  # read their CPU time at most this often: Linux sums it over every thread (a
+# server with 64 sessions has 64 OpenEnv executor threads), ~2% of its time when read on every wait
 
 
 def others_cpu() -> float:
@@ -81,6 +83,7 @@ class SpinThenBlockSelector(selectors.DefaultSelector):  # type: ignore[misc,val
         self.clock = clock
         self.others = others
         self.others_seen = others()
+        self.others_read_at = -math.inf  # when `others_seen` was read (clock() time)
         self.others_busy_until = -math.inf  # no polling before this clock() time
         self.last_wait = math.inf  # how long the previous blocking select took (inf: none yet)
         self.polls = 0  # non-blocking polls made while spinning (tests and diagnostics read it)
@@ -90,10 +93,11 @@ class SpinThenBlockSelector(selectors.DefaultSelector):  # type: ignore[misc,val
             return super().select(timeout)  # the loop has work ready: never wait, never spin
         clock = self.clock
         start = clock()
-        others = self.others()
-        if others - self.others_seen >= OTHERS_BUSY_S:
-            self.others_busy_until = start + OTHERS_COOLDOWN_S
-        self.others_seen = others
+        if start - self.others_read_at >= OTHERS_SAMPLE_S:
+            others = self.others()
+            if others - self.others_seen >= OTHERS_BUSY_S:
+                self.others_busy_until = start + OTHERS_COOLDOWN_S
+            self.others_seen, self.others_read_at = others, start
         if self.last_wait <= self.spin_s and start >= self.others_busy_until:
             window = self.spin_s if timeout is None else min(self.spin_s, timeout)
             deadline = start + window

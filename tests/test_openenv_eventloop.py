@@ -139,3 +139,15 @@ def test_one_cpu_gets_no_polling_by_default(monkeypatch):
 def test_a_negative_window_is_refused():
     with pytest.raises(ValueError, match="spin_s must be >= 0"):
         SpinThenBlockSelector(-1.0)
+
+
+def test_other_threads_cpu_time_is_read_at_most_once_a_millisecond(pair):
+    a, _ = pair
+    reads = []
+    sel = SpinThenBlockSelector(0.0001, others=lambda: reads.append(1) or 0.0)
+    sel.register(a, eventloop.selectors.EVENT_READ)
+    start = time.perf_counter()
+    for _ in range(40):
+        sel.select(0.0002)
+    elapsed = time.perf_counter() - start
+    assert 1 <= len(reads) - 1 <= elapsed / eventloop.OTHERS_SAMPLE_S + 1  # (one read at construction)
