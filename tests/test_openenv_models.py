@@ -168,6 +168,18 @@ def test_settings_from_env_flags_and_defaults():
         Settings.from_env({"GHOSTEXEC_PORT": "eighty"})
 
 
+def test_every_setting_is_in_the_documented_options_table_with_its_flag_and_variable():
+    import dataclasses
+
+    table = (ROOT / "docs" / "openenv.md").read_text().split("## Limits and configuration", 1)[1].split("\n\n**", 1)[0]
+    rows = {line.split("|")[2].strip(" `"): line for line in table.splitlines() if line.startswith("| `--")}
+    for f in dataclasses.fields(Settings):
+        variable = "GHOSTEXEC_" + f.name.upper()
+        assert variable in rows, f"docs/openenv.md has no row for {variable}"
+        assert f"`--{f.name.replace('_', '-')}`" in rows[variable]
+    assert len(rows) == len(dataclasses.fields(Settings))
+
+
 def test_manifest_matches_the_scenario_files():
     manifest = yaml.safe_load((ROOT / "openenv.yaml").read_text())
     assert manifest["name"] == "ghostexec"
