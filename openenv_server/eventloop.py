@@ -6,8 +6,8 @@ with `guest_halt_poll_ns=0`), a halted vCPU comes back with cold caches and bran
 the next step runs 1.7-2.8x slower than warm (bench/cold_bench.py). Linux's haltpoll governor
 exists for this reason; where the host turns it off, the server can do the same in user space:
 before blocking in epoll, poll without blocking for up to `spin_s`. If the client's next message
-arrives in that window, the step starts warm. In the sequential bench, Ghostexec's median step
-fell from 0.33-0.35 ms to 0.20-0.21 ms (docs/openenv.md).
+arrives in that window, the step starts warm. In four same-run A/Bs of the sequential bench,
+Ghostexec's median step fell from 0.25-0.33 ms to 0.22-0.29 ms (docs/openenv.md).
 
 The cost is CPU: while it polls, the server's thread keeps one core busy. So it polls only while
 the *previous* wait was itself shorter than the window, that is, while a client is replying fast
