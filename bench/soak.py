@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
     auth = {"Authorization": f"Bearer {args.token}"} if args.token else {}
     try:
-        wait_for_http(url + "/health", timeout_s=120)
+        wait_for_http(url + "/health", timeout_s=120, proc=proc)
         # warm up (imports, caches) so "before" is the steady baseline, not a cold process
         asyncio.run(run(url, 2, 5, 0.5, args.task, args.token))
         pid = proc.pid if proc else None

@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from openenv_server.app import Settings  # noqa: E402
-from openenv_server.testing import free_port, stop_process  # noqa: E402
+from openenv_server.testing import free_port, stop_process, wait_for_http  # noqa: E402
 
 GHOSTEXEC_SERVER = """
 import sys
@@ -139,19 +139,11 @@ def start_server(kind: str, max_sessions: int, spin_us: int | None = None) -> tu
         stderr=subprocess.PIPE,
         text=True,
     )
-    import httpx
-
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return proc, port
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"{kind} server did not start: {proc.communicate()[1][-2000:]}")
-        time.sleep(0.1)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/health", timeout_s=90, proc=proc)
+    except RuntimeError as exc:
+        raise RuntimeError(f"{kind} server did not start: {exc}") from None
+    return proc, port
 
 
 def _reset_message(kind: str, seed: int) -> str:

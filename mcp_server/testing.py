@@ -16,9 +16,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
-
-from openenv_server.testing import free_port, stop_process
+from openenv_server.testing import free_port, stop_process, wait_for_http
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -71,18 +69,7 @@ def serve_in_subprocess(
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited early: {proc.stderr.read().decode(errors='replace')[-2000:]}")
-            try:
-                if httpx.get(base + health_path, timeout=1).status_code < 500:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not become healthy")
-            time.sleep(0.1)
+        wait_for_http(base + health_path, timeout_s=60, proc=proc)
         yield base
     finally:
         stop_process(proc)

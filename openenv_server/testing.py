@@ -63,17 +63,27 @@ def stop_process(proc: subprocess.Popen, timeout_s: float = 10.0) -> None:
         proc.wait()
 
 
-def wait_for_http(url: str, timeout_s: float = 30.0) -> None:
-    """Poll `url` until it answers 200 (for servers started in a subprocess)."""
+def wait_for_http(url: str, timeout_s: float = 30.0, proc: subprocess.Popen | None = None) -> None:
+    """Poll `url` until it answers 200 (for servers started in a subprocess). Given the server's
+    `proc`, fail as soon as it exits, and on failure kill it and put the end of its stderr (when
+    piped) in the error."""
     import httpx
 
     deadline = time.monotonic() + timeout_s
     last: Exception | None = None
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and (proc is None or proc.poll() is None):
         try:
             if httpx.get(url, timeout=2.0).status_code == 200:
                 return
         except httpx.HTTPError as exc:
             last = exc
         time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer 200 within {timeout_s} s ({last})")
+    why = f"{url} did not answer 200 within {timeout_s} s ({last})"
+    if proc is not None:
+        exited = proc.poll()
+        proc.kill()
+        err = proc.communicate()[1] if proc.stderr is not None else None
+        if isinstance(err, bytes):
+            err = err.decode(errors="replace")
+        why = (f"the server exited with code {exited}" if exited is not None else why) + (f": {err[-2000:]}" if err else "")
+    raise RuntimeError(why)

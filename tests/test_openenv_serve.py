@@ -70,10 +70,9 @@ def test_the_images_exact_command_serves_the_app_and_passes_openenv_validate():
     base = f"http://127.0.0.1:{port}"
     try:
         try:
-            wait_for_http(base + "/health", timeout_s=60)
-        except RuntimeError:
-            proc.kill()
-            pytest.fail(f"the image command did not serve /health: {proc.communicate()[1][-3000:]}")
+            wait_for_http(base + "/health", timeout_s=60, proc=proc)
+        except RuntimeError as exc:
+            pytest.fail(f"the image command did not serve /health: {exc}")
         assert httpx.get(base + "/capacity").json()["sessions"]["max"] == 5, "GHOSTEXEC_* variables apply"
         health_cmd = [str(BIN / "python") if health_cmd[0] == "python" else health_cmd[0], *health_cmd[1:]]
         assert subprocess.run(health_cmd, env=env, timeout=30).returncode == 0, "HEALTHCHECK command"
@@ -110,3 +109,15 @@ def test_the_documented_client_example_runs(doc):
         )
     assert out.returncode == 0, out.stderr[-3000:]
     assert "GHOSTEXEC BRIEFING" in out.stdout
+
+
+def test_waiting_for_a_server_that_exits_fails_at_once_with_its_stderr():
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stderr.write('bad config'); sys.exit(3)"], stderr=subprocess.PIPE, text=True
+    )
+    with pytest.raises(RuntimeError, match="exited with code 3: bad config"):
+        wait_for_http(f"http://127.0.0.1:{free_port()}/health", timeout_s=60, proc=proc)
+    hung = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], stderr=subprocess.PIPE)
+    with pytest.raises(RuntimeError, match=r"did not answer 200 within 0\.5 s"):
+        wait_for_http(f"http://127.0.0.1:{free_port()}/health", timeout_s=0.5, proc=hung)
+    assert hung.poll() is not None  # killed, not left running
