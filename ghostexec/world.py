@@ -32,13 +32,15 @@ class StrictModel(BaseModel):
         super().__pydantic_init_subclass__(**kwargs)
         config = cls.model_config
         plain = not config.get("frozen") and not config.get("validate_assignment")
-        cls.__plain_fields__ = frozenset(cls.__pydantic_fields__) if plain else frozenset()
+        fields = cls.__pydantic_fields__
+        cls.__plain_fields__ = frozenset(n for n, f in fields.items() if not f.frozen) if plain else frozenset()
 
     def __setattr__(self, name: str, value: Any) -> None:
         """Entities are mutated in place on every step (ghostexec.ops), without validation on
-        assignment. For a field of a model that is neither frozen nor validating, pydantic's own
-        __setattr__ ends in exactly these two lines after a handler lookup and call that cost more
-        than the assignment; everything else (unknown names, frozen models) goes through it."""
+        assignment. For an unfrozen field of a model that is neither frozen nor validating,
+        pydantic's own __setattr__ ends in exactly these two lines after a handler lookup and call
+        that cost more than the assignment; everything else (unknown names, frozen models or
+        fields) goes through it."""
         if name in self.__plain_fields__:
             self.__dict__[name] = value
             self.__pydantic_fields_set__.add(name)

@@ -97,3 +97,20 @@ def test_an_episode_never_touches_the_scenarios_entities_or_another_episodes():
     assert "goodwill_owed" in contact.model_fields_set
     after = (template.mood, set(template.model_fields_set), set(b.world.contacts[template.id].model_fields_set))
     assert after == before
+
+
+def test_the_fast_assignment_path_still_refuses_a_frozen_field():
+    from pydantic import Field, ValidationError
+
+    from ghostexec.world import StrictModel
+
+    class Badge(StrictModel):
+        owner: str = Field(frozen=True)
+        colour: str = "red"
+
+    b = Badge(owner="ana")
+    b.colour = "blue"  # an ordinary field takes the fast path
+    assert b.colour == "blue" and "colour" in b.model_fields_set
+    with pytest.raises(ValidationError, match="frozen"):
+        b.owner = "ben"
+    assert b.owner == "ana"
