@@ -11,8 +11,9 @@ from bisect import bisect_right
 from datetime import datetime, timedelta
 from itertools import compress, count, repeat
 from operator import attrgetter, is_, itemgetter
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+from .pressure import task_deadlines
 from .state import World
 from .world import PRIORITY_RANK, MeetingStatus, Outcome, TaskStatus
 
@@ -57,6 +58,14 @@ def _lines(cache: dict, keys: list[tuple], build) -> list[str]:
         for j in _missing(lines):
             lines[j] = cache[keys[j]] = build(j)
     return lines
+
+
+def _cached(cache: dict, key: tuple, build: Any, *args: Any) -> Any:
+    """`cache[key]`, built by `build(*args)` the first time (the scenario-shared line cache)."""
+    line = cache.get(key)
+    if line is None:
+        line = cache[key] = build(*args)
+    return line
 
 
 def _missing(lines: list) -> list[int]:
@@ -217,10 +226,7 @@ def _calendar(w: World) -> tuple[str, datetime]:
             clashes = clash_of.get(i.id, ())
             # (an item on another day than today shows its weekday)
             line_key = ("m", i.id, i.start, i.end, None if personal else i.status, i.outcome is _MISSED, clashes, today)
-            line = cache.get(line_key)
-            if line is None:
-                line = cache[line_key] = _calendar_line(i, w, personal, clashes)
-            lines[j] = view.lines[i.id] = line
+            lines[j] = view.lines[i.id] = _cached(cache, line_key, _calendar_line, i, w, personal, clashes)
     text = f"CALENDAR - until tomorrow noon, ended items dropped ({len(clash_of)} items double-booked)"
     if lines:
         text += "\n" + "\n".join(lines)
@@ -233,8 +239,8 @@ def _conflict_template(w: World) -> tuple[list, str, tuple[datetime, ...]]:
     """The conflict list, the section as a `str.format` template with a `{}` where each
     unanswered email's waiting time goes (braces in the conflicts' own text escaped), and when each
     of those emails started waiting; when nothing waits, the finished text and no times. Cached
-    per conflict list: `pressure.refresh` builds a new list whenever the calendar or mail changes,
-    so only the ages are redone as the clock moves."""
+    per conflict list: `pressure.refresh` replaces the list only when the conflicts change, so
+    while they stand only the ages are redone as the clock moves."""
     conflicts = w.conflicts
     lines = [f"ACTIVE CONFLICTS ({len(conflicts)})"]
     if not conflicts:
@@ -278,7 +284,7 @@ class _TaskFacts(NamedTuple):
     (deadlines, priorities, statuses and assignees are changed through ghostexec.ops)."""
 
     by_deadline: list  # open tasks by (deadline, priority, id)
-    deadlines: list[datetime]  # their deadlines, in that order
+    deadlines: list[datetime]  # their deadlines, in that order (pressure.task_deadlines' list, shared)
     moments: list[datetime]  # when the section changes on its own: a deadline passes or nears 30 h
     open_ids: list[str]  # open tasks' ids in the scenario's order (the "later:" list)
     open_deadlines: list[datetime]  # and their deadlines
@@ -298,7 +304,7 @@ def _task_facts(w: World) -> _TaskFacts:
     tasks = w.tasks.values()
     open_tasks = [t for t in tasks if t.status is not TaskStatus.done]
     by_deadline = sorted(open_tasks, key=lambda t: (t.deadline, -PRIORITY_RANK[t.priority], t.id))
-    deadlines = [t.deadline for t in by_deadline]
+    deadlines = task_deadlines(w).deadlines  # the same sorted deadlines, cached per tasks version
     moments = sorted({*deadlines, *[d - TASK_HORIZON for d in deadlines]})
     delegated = [t.assignee for t in tasks if t.status is TaskStatus.delegated]
     loads = list(map(delegated.count, map(_ID, w.contact_order[:MAX_CONTACTS])))
@@ -333,9 +339,7 @@ def _tasks(w: World) -> tuple[str, datetime]:
             t = facts.by_deadline[j]
             overdue = j < n_overdue
             key = ("t", t.id, t.status, t.progress_minutes, t.deadline, t.assignee, overdue)
-            line = cache.get(key)
-            if line is None:
-                line = cache[key] = _task_line(t, w, overdue)
+            line = _cached(cache, key, _task_line, t, w, overdue)
             lines[j] = (facts.overdue_lines if overdue else facts.due_lines)[j] = line
     moments = facts.moments
     upcoming = bisect_right(moments, now)
@@ -364,7 +368,7 @@ def _contacts(w: World) -> str:
 
 
 _VERSIONS = itemgetter("mail", "calendar", "tasks", "contacts")
-_NEVER_BUILT = (None, None, ("",) * 4, ("", ""), datetime.min, datetime.min, datetime.min)
+_NEVER_BUILT = ((None,) * 4, None, ("",) * 4, ("", ""), datetime.min, datetime.min, datetime.min)
 
 
 def _sections(w: World) -> tuple[str, str]:
@@ -385,7 +389,7 @@ def _sections(w: World) -> tuple[str, str]:
     if versions == old_versions and arrived == old_arrived and now < valid_until:
         return joined
     mail, calendar, tasks, contacts = versions
-    old_mail, old_calendar, old_tasks, old_contacts = old_versions or (None,) * 4
+    old_mail, old_calendar, old_tasks, old_contacts = old_versions
     inbox_text, calendar_text, tasks_text, contacts_text = texts
     if mail != old_mail or arrived != old_arrived:
         inbox_text = _inbox(w)

@@ -13,7 +13,7 @@ from bisect import bisect_right
 from datetime import datetime, timedelta
 from operator import itemgetter
 
-from .pressure import task_deadlines
+from .pressure import _BY_START, task_deadlines
 from .reward import MISSED_COMMITMENT, MISSED_MEETING
 from .state import World
 from .timeline import due, fire
@@ -54,7 +54,7 @@ def _calendar_queue(w: World) -> tuple:
         return hit
     live = [m for m in w.meetings.values() if m.status is not MeetingStatus.cancelled]
     live.extend(w.commitments.values())
-    undecided = sorted((i for i in live if i.outcome is None), key=lambda i: (i.start, i.id))
+    undecided = sorted((i for i in live if i.outcome is None), key=_BY_START)
     hit = w.section_cache["calendar_queue"] = (version, live, undecided, [0])
     return hit
 

@@ -1,7 +1,7 @@
 """What is wrong right now: active conflicts, stress, and whether anything is urgent.
 
-All three are pure functions of the live world, recomputed after every step, so they go down
-the moment the agent relieves the pressure (unlike a stress level that only ever ratchets up).
+All three are pure functions of the live world, brought up to date after every step, so they go
+down the moment the agent relieves the pressure (unlike a stress level that only ever ratchets up).
 Each is cached in `w.section_cache` with everything it depends on: the versions ghostexec.ops
 bumps on every change, and the next moment the clock alone would change it.
 """
@@ -117,12 +117,12 @@ def _mail_conflicts(w: World) -> list[Conflict]:
     return out
 
 
-def build_conflicts(w: World, items: list | None = None) -> list[Conflict]:
+def build_conflicts(w: World, items: list) -> list[Conflict]:
     """Conflict objects are cached by everything they describe, so an unchanged conflict is reused."""
     out: list[Conflict] = []
     cache = w.conflict_cache
     commitments = w.commitments
-    for a, b in overlapping_pairs(calendar_items(w) if items is None else items):
+    for a, b in overlapping_pairs(items):
         if a.id in commitments and b.id in commitments:
             continue
         # Shared by every episode of the scenario: the key holds all that the conflict shows that
@@ -205,7 +205,7 @@ def task_tally(w: World) -> TaskTally:
     now = w.clock
     if hit is not None and hit.version == version and now < hit.next_deadline:
         return hit
-    order = hit.order if hit is not None and hit.version == version else task_deadlines(w)
+    order = task_deadlines(w)
     deadlines = order.deadlines
     overdue = bisect_right(deadlines, now)
     next_deadline = deadlines[overdue] if overdue < len(deadlines) else datetime.max
@@ -263,7 +263,7 @@ class UrgentWork(NamedTuple):
 def _conflict_urgency(w: World, conflicts: list[Conflict]) -> list[tuple[datetime | None, str, tuple[str, ...]]]:
     """Per conflict: (first start, reason, ids to act on). The start is None for unanswered mail
     (urgent at any time; the id is the email's); a clash's ids are its movable meetings. Cached
-    per conflict list (a new list is built whenever the calendar or mail changes)."""
+    per conflict list (`_refresh_conflicts` replaces the list only when the conflicts change)."""
     hit = w.section_cache.get("urgency")
     if hit is not None and hit[0] is conflicts:
         return hit[1]
@@ -391,8 +391,8 @@ def refresh_stamp(w: World) -> tuple:
     may have changed anything: the conflicts, stress, the task tally, or what they are computed
     from (the calendar, mail and tasks versions, the missed tally; mail covers leaks, which only a
     logged reply adds). Caches of values that depend on nothing else (the reward's potentials)
-    key on its identity. A world whose caches were
-    cleared (a planner's fork) is refreshed first: that recomputes the same conflicts and stress."""
+    key on its identity. A world whose caches were cleared (a planner's fork) is refreshed first:
+    that recomputes the same conflicts and stress."""
     stamp = w.section_cache.get("pressure")
     if stamp is None:
         refresh(w)

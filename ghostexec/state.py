@@ -140,7 +140,7 @@ class World:
         self.counters = {"invalid": 0, "idle_urgent": 0, "messages": 0, "spam": 0}
         self._seq = 0
         # Render and reward caches: derived data only, never part of the state or its hash.
-        self.line_cache: dict[tuple, str] = line_cache_for(scenario)
+        self.line_cache: dict[tuple, Any] = line_cache_for(scenario)  # lines, (head, status), ages
         self.conflict_cache: dict[tuple, Conflict] = shared_cache_for(scenario, "conflicts")
         self.versions = {"mail": 0, "calendar": 0, "tasks": 0, "contacts": 0}
         self.section_cache: dict[str, tuple] = {}
