@@ -146,6 +146,53 @@ def test_the_default_scenarios_wire_messages_are_ascii(policy):
         assert wire.isascii(), sorted({ch for ch in wire if ord(ch) > 127})
 
 
+def test_serving_makes_no_reference_cycles_so_the_collector_can_wait():
+    """`tune_runtime` lets 100,000 container objects build up before a young collection because
+    the server's own work frees everything by reference counting: steps (valid, invalid and
+    refused), episodes ending, resets replacing worlds and building every wire message leave no
+    reference cycles. If that stops being true, garbage piles up between collections: this fails
+    first, naming what leaked."""
+    import gc
+    import random
+
+    from openenv.core.env_server.serialization import serialize_observation
+    from openenv.core.env_server.types import WSObservationResponse
+
+    from ghostexec.policies import POLICIES
+    from openenv_server.app import GC_YOUNG_THRESHOLD
+
+    assert GC_YOUNG_THRESHOLD >= 10_000
+    envs = [GhostexecEnvironment() for _ in range(3)]
+    gc.collect()
+    gc.disable()
+    try:
+        for n, env in enumerate(envs):
+            for seed in range(2):
+                obs = env.reset(task_id=["phase2_core", "dinner_disaster", "monday_morning"][n], seed=seed)
+                rng = random.Random(seed)
+                while not obs.done:
+                    raw = POLICIES["random"](env.simulation, rng)
+                    try:
+                        obs = env.step(GhostexecAction.model_validate(raw))
+                    except (ValidationError, StepRefused):
+                        obs = env.step(GhostexecAction.model_validate({"action_type": "do_nothing"}))
+                    WSObservationResponse(data=serialize_observation(obs)).model_dump_json()
+                with pytest.raises(StepRefused):
+                    env.step(GhostexecAction.model_validate({"action_type": "do_nothing"}))  # episode over
+                env.state  # noqa: B018 - the state message builds the world's public view
+        with pytest.raises(ResetError):
+            envs[0].reset(task_id="no_such_task")
+        envs.clear()
+        gc.set_debug(gc.DEBUG_SAVEALL)  # keep what the collector finds, to name it
+        found = gc.collect()
+        leaked = sorted({type(o).__name__ for o in gc.garbage})
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert found == 0, f"{found} objects were only reclaimable by the cycle collector ({leaked})"
+
+
 def test_settings_from_env_flags_and_defaults():
     s = Settings.from_env({})
     assert (s.host, s.max_sessions, s.max_body_bytes) == ("127.0.0.1", 64, 262144)
