@@ -52,11 +52,18 @@ class Ops:
         self.actor = actor
 
     def log(self, kind: str, target: str, text: str) -> None:
+        """Record a change and bump the version of the briefing section it can alter."""
         w = self.w
         w.log.append(Change(w.clock, self.actor, kind, target, text))
         section = SECTION_OF.get(kind)
         if section is not None:
             w.versions[section] += 1
+
+    def _log_unchanged(self, kind: str, target: str, text: str) -> None:
+        """Record something that happened without changing any state (no version bump: every
+        cache keyed on a version stays valid)."""
+        w = self.w
+        w.log.append(Change(w.clock, self.actor, kind, target, text))
 
     def attend(self, item, outcome) -> None:
         """An item whose time came without trouble (not logged, not shown: nothing went wrong)."""
@@ -69,8 +76,8 @@ class Ops:
             return 0
         old = MOOD_INDEX[contact.mood]
         new = min(max(old + delta, 0), len(MOOD_LADDER) - 1)
-        if new == old:
-            self.log("mood", contact.id, f"{contact.name} stays {contact.mood} ({why})")
+        if new == old:  # clamped: logged (the agent sees it landed), but the contact is unchanged
+            self._log_unchanged("mood", contact.id, f"{contact.name} stays {contact.mood} ({why})")
             return 0
         contact.mood = MOOD_LADDER[new]
         self.log("mood", contact.id, f"{contact.name}: {MOOD_LADDER[old]} -> {contact.mood} ({why})")

@@ -114,3 +114,22 @@ def test_the_fast_assignment_path_still_refuses_a_frozen_field():
     with pytest.raises(ValidationError, match="frozen"):
         b.owner = "ben"
     assert b.owner == "ana"
+
+
+def test_a_clamped_mood_is_logged_without_invalidating_the_contacts_caches():
+    """A mood pushed past the end of the ladder stays where it is: the change is logged (the agent
+    sees that it landed) but the contact did not change, so the contacts version, which keys the
+    contacts section and the relationship potential, must not move."""
+    sim = Simulation()
+    sim.reset(task_id="phase2_core", seed=0)
+    w = sim.world
+    contact = next(iter(w.contacts.values()))
+    ops = w.ops("world")
+    while ops.shift_mood(contact, -1, "test") != 0:
+        pass  # now at the bottom of the ladder
+    version, logged = w.versions["contacts"], len(w.log)
+    assert ops.shift_mood(contact, -1, "test") == 0
+    assert len(w.log) == logged + 1 and "stays" in w.log[-1].text
+    assert w.versions["contacts"] == version
+    assert ops.shift_mood(contact, +1, "test") == 1
+    assert w.versions["contacts"] == version + 1, "a mood that moves still bumps the version"
