@@ -386,8 +386,8 @@ def tune_runtime() -> None:
     Why so high: a serving process's heap is dozens of live worlds that are replaced as episodes
     end, so allocations and frees balance and the collector finds nothing to free (no step or
     reset makes reference cycles), yet each young collection still walks every world object born
-    since the last one. At 10,000 that was ~9 µs of collector time per step at 64 sessions (4-5%
-    of the server's CPU; a 7 ms pause every ~900 steps); at 100,000 it is ~0, with a rare
+    since the last one. At 10,000 that was ~9-11 µs of collector time per step at 64 sessions (~5%
+    of the server's CPU; a 7-10 ms pause every ~1,000 steps); at 100,000 it is ~0, with a rare
     longer pause. Cyclic garbage from elsewhere (connections, errors) still gets collected once
     it passes the threshold. Numbers: docs/openenv.md, "Garbage collection"."""
     import gc
