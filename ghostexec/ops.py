@@ -59,9 +59,9 @@ class Ops:
         if section is not None:
             w.versions[section] += 1
 
-    def _log_unchanged(self, kind: str, target: str, text: str) -> None:
-        """Record something that happened without changing any state (no version bump: every
-        cache keyed on a version stays valid)."""
+    def note(self, kind: str, target: str, text: str) -> None:
+        """Record a fact that changes nothing else (an event's announcement, a message sent, a
+        clamped mood): no version bump, so every cache keyed on a version stays valid."""
         w = self.w
         w.log.append(Change(w.clock, self.actor, kind, target, text))
 
@@ -77,7 +77,7 @@ class Ops:
         old = MOOD_INDEX[contact.mood]
         new = min(max(old + delta, 0), len(MOOD_LADDER) - 1)
         if new == old:  # clamped: logged (the agent sees it landed), but the contact is unchanged
-            self._log_unchanged("mood", contact.id, f"{contact.name} stays {contact.mood} ({why})")
+            self.note("mood", contact.id, f"{contact.name} stays {contact.mood} ({why})")
             return 0
         contact.mood = MOOD_LADDER[new]
         self.log("mood", contact.id, f"{contact.name}: {MOOD_LADDER[old]} -> {contact.mood} ({why})")
@@ -226,8 +226,3 @@ class Ops:
         task.deadline = deadline
         direction = "earlier" if deadline < old else "later"
         self.log("task", task.id, f"deadline of {task.id} moved {direction}: {old:%a %H:%M} -> {deadline:%a %H:%M}")
-
-    # --- executive ------------------------------------------------------------------------
-    def note(self, kind: str, target: str, text: str) -> None:
-        """A logged fact that changes nothing else (e.g. an event's announcement)."""
-        self.log(kind, target, text)
