@@ -232,7 +232,7 @@ def _list_facts(conflicts: list[Conflict]) -> tuple[frozenset[str], int]:
     return named, sum(map(STRESS_PER.get, map(_KIND, conflicts), repeat(0)))
 
 
-def _stress(w: World, entry: tuple) -> tuple[int, datetime, TaskTally]:
+def _stress(w: World, entry: _ConflictEntry) -> tuple[int, datetime, TaskTally]:
     """(stress, the first moment the clock alone would change it, the task tally it counted) for
     the live world, given the calendar's back-to-back joins and the conflicts' stress (from the
     `_refresh_conflicts` entry).
@@ -242,12 +242,12 @@ def _stress(w: World, entry: tuple) -> tuple[int, datetime, TaskTally]:
     the next one counts from one clock tick (timedelta.resolution) after its start − B2B_HORIZON."""
     now = w.clock
     tally = task_tally(w)
-    joins = entry[3]
+    joins = entry.joins
     b2b = bisect_left(joins, now + B2B_HORIZON)
     until = tally.next_deadline
     if b2b < len(joins):
         until = min(until, joins[b2b] - B2B_HORIZON + timedelta.resolution)
-    level = w.executive.base_stress + entry[5] + 4 * tally.overdue + 2 * b2b + 3 * w.missed_count
+    level = w.executive.base_stress + entry.stress + 4 * tally.overdue + 2 * b2b + 3 * w.missed_count
     return max(0, min(100, level)), until, tally
 
 
@@ -325,9 +325,20 @@ def urgent_work(w: World) -> UrgentWork:
     return work
 
 
-def _refresh_conflicts(w: World) -> tuple:
-    """Bring `w.conflicts` up to date; returns the cache entry (key, next end, items, joins, ids
-    the conflicts name, conflict stress, the conflict list the last two describe).
+class _ConflictEntry(NamedTuple):
+    """`_refresh_conflicts`' cache entry: exact for `key` until the clock reaches `until`."""
+
+    key: tuple  # (calendar version, mail version, missed tally)
+    until: datetime  # the next end of a live calendar item
+    items: list  # the live calendar items (not cancelled, not ended)
+    joins: list[datetime]  # their back-to-back joins (`_join_starts`)
+    named: frozenset[str]  # every id `conflicts` names (`_list_facts`)
+    stress: int  # `conflicts`' stress (`_list_facts`)
+    conflicts: list[Conflict]  # the conflict list `named` and `stress` describe
+
+
+def _refresh_conflicts(w: World) -> _ConflictEntry:
+    """Bring `w.conflicts` up to date; returns the cache entry (`_ConflictEntry`).
 
     Conflicts depend only on the calendar and mail (whose versions ops bumps on every change), the
     missed tally, and items ending, so between those the cached list is exact. When only the clock
@@ -340,12 +351,12 @@ def _refresh_conflicts(w: World) -> tuple:
     key = (v["calendar"], v["mail"], w.missed_count)
     hit = w.section_cache.get("conflicts")
     old = w.conflicts
-    if hit is not None and hit[0] == key:
-        if now < hit[1]:
+    if hit is not None and hit.key == key:
+        if now < hit.until:
             return hit
-        items = list(compress(hit[2], map(now.__lt__, map(_END, hit[2]))))  # end > now, tested in C
-        ended = set(map(_BY_ID, hit[2])).difference(map(_BY_ID, items))
-        if not ended.isdisjoint(hit[4]):
+        items = list(compress(hit.items, map(now.__lt__, map(_END, hit.items))))  # end > now, tested in C
+        ended = set(map(_BY_ID, hit.items)).difference(map(_BY_ID, items))
+        if not ended.isdisjoint(hit.named):
             w.conflicts = [c for c in old if c.kind == "critical_unanswered" or ended.isdisjoint(c.items)]
     else:
         items = calendar_items(w)
@@ -360,9 +371,9 @@ def _refresh_conflicts(w: World) -> tuple:
             if c.kind != "critical_unanswered" and c.id not in seen:
                 seen[c.id] = c.weight
     conflicts = w.conflicts
-    named, stress = hit[4:6] if hit is not None and hit[6] is conflicts else _list_facts(conflicts)
+    named, stress = (hit.named, hit.stress) if hit is not None and hit.conflicts is conflicts else _list_facts(conflicts)
     next_end = min(map(_END, items), default=datetime.max)
-    hit = w.section_cache["conflicts"] = (key, next_end, items, _join_starts(items), named, stress, conflicts)
+    hit = w.section_cache["conflicts"] = _ConflictEntry(key, next_end, items, _join_starts(items), named, stress, conflicts)
     return hit
 
 
@@ -383,7 +394,7 @@ def refresh(w: World) -> None:
     stress, until, tally = _stress(w, entry)
     if stress != w.executive.stress:
         w.executive.stress = stress
-    w.section_cache["pressure"] = (key, min(until, entry[1]), tally)
+    w.section_cache["pressure"] = (key, min(until, entry.until), tally)
 
 
 def refresh_stamp(w: World) -> tuple:
