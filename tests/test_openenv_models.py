@@ -159,9 +159,7 @@ def test_serving_makes_no_reference_cycles_so_the_collector_can_wait():
     from openenv.core.env_server.types import WSObservationResponse
 
     from ghostexec.policies import POLICIES
-    from openenv_server.app import GC_YOUNG_THRESHOLD
 
-    assert GC_YOUNG_THRESHOLD >= 10_000
     envs = [GhostexecEnvironment() for _ in range(3)]
     gc.collect()
     gc.disable()
@@ -191,6 +189,17 @@ def test_serving_makes_no_reference_cycles_so_the_collector_can_wait():
         gc.garbage.clear()
         gc.enable()
     assert found == 0, f"{found} objects were only reclaimable by the cycle collector ({leaked})"
+
+
+def test_serving_sets_the_young_collection_threshold():
+    """`tune_runtime` (run by `serve`) sets GC_YOUNG_THRESHOLD; run in a child process, since it
+    freezes and retunes the collector of whatever process calls it."""
+    import subprocess
+    import sys
+
+    code = "import gc; from openenv_server.app import GC_YOUNG_THRESHOLD as T, tune_runtime as t; t(); print(gc.get_threshold()[0] == T >= 10_000)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "True", out.stderr[-2000:]
 
 
 def test_settings_from_env_flags_and_defaults():
