@@ -1,8 +1,9 @@
 """The live episode: a mutable World built from a scenario, and its exported snapshot.
 
-`World` is a plain container (entities are the pydantic models from ghostexec.world, mutated in
-place through ghostexec.ops). Reset copies each entity shallowly from the cached scenario, which
-is safe because every collection field on an entity is an immutable tuple.
+`World` is a plain container. Its entities are live records (ghostexec.live): slotted copies of the
+cached scenario's pydantic entities, with the same field names, changed in place through
+ghostexec.ops. Copying shares the field values, which is safe because every collection field on
+an entity is an immutable tuple.
 
 `WorldState` is what `Simulation.state()` returns: the whole visible world as one pydantic model.
 Future timeline events are deliberately not in it (agents can read state over OpenEnv's /ws), but
@@ -20,19 +21,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from .events import AnyEvent
+from .live import live, to_model
 from .ops import Change, Ops
-from .results import assemble
 from .scenario import Scenario
 from .world import MOOD_INDEX, MOOD_LADDER, Commitment, Conflict, Contact, Email, Executive, Meeting, Task
-
-
-def clone(model):
-    """Shallow copy of a pydantic model without re-validation (what copy.copy does, ~4x faster).
-    Safe because every collection field on a world entity is an immutable tuple; the set of fields
-    set is copied too, since assignments add to it (StrictModel.__setattr__) and it must not be
-    shared with the scenario's entity or another episode's copy."""
-    return assemble(type(model), model.__dict__.copy(), set(model.__pydantic_fields_set__))
-
 
 _SHARED_CACHES: dict[int, tuple[Scenario, dict[str, dict]]] = {}
 LINE_CACHE_MAX = 50_000
@@ -119,7 +111,7 @@ class World:
         self.clock: datetime = scenario.start
         self.prev_clock: datetime = scenario.start
         self.step = 0
-        cp = clone
+        cp = live
         self.contacts: dict[str, Contact] = {c.id: cp(c) for c in scenario.contacts}
         self.emails: dict[str, Email] = {e.id: cp(e) for e in scenario.emails}
         self.meetings: dict[str, Meeting] = {m.id: cp(m) for m in scenario.meetings}
@@ -239,11 +231,11 @@ def snapshot(w: World) -> WorldState:
         start=w.scenario.start,
         clock=w.clock,
         done=w.done,
-        executive=w.executive,
-        contacts=list(w.contacts.values()),
-        emails=w.visible_emails(),
-        meetings=list(w.meetings.values()),
-        tasks=list(w.tasks.values()),
+        executive=to_model(w.executive),
+        contacts=list(map(to_model, w.contacts.values())),
+        emails=list(map(to_model, w.visible_emails())),
+        meetings=list(map(to_model, w.meetings.values())),
+        tasks=list(map(to_model, w.tasks.values())),
         conflicts=w.conflicts,
         conflicts_seen=w.conflicts_seen,
         events_fired=w.fired,

@@ -4,8 +4,6 @@ person who caused it), exactly like an agent action, and is recorded in the log 
 
 from __future__ import annotations
 
-import copy
-
 from .events import (
     AnyEvent,
     DelegationReport,
@@ -20,6 +18,7 @@ from .events import (
     SetTone,
     SuppressReplyCredit,
 )
+from .live import live
 from .state import World
 from .world import MeetingStatus, TaskStatus
 
@@ -46,13 +45,13 @@ def fire(w: World, ev: AnyEvent) -> None:
     if ev.note:
         ops.note("event", ev.id, ev.note)
     if isinstance(ev, NewEmail):
-        email = copy.copy(ev.email)
+        email = live(ev.email)
         email.received_at = w.clock
         ops.add_email(email)
     elif isinstance(ev, NewMeeting):
-        ops.add_meeting(copy.copy(ev.meeting))
+        ops.add_meeting(live(ev.meeting))
     elif isinstance(ev, NewTask):
-        ops.add_task(copy.copy(ev.task))
+        ops.add_task(live(ev.task))
     elif isinstance(ev, MoveMeeting):
         m = w.meetings[ev.meeting_id]
         if m.status is MeetingStatus.cancelled or m.start <= w.clock:

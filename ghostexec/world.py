@@ -4,14 +4,15 @@ These models are both the scenario file format (what an author writes) and the l
 episode (what `Simulation.state()` returns). Live-only fields (flags, outcomes, bookkeeping) have
 defaults, so a scenario file only states the story.
 
-Hot-path note: entities are mutated in place by `ghostexec.ops` (no validation on assignment) and
-copied with `state.clone` (a shallow copy) on reset, so a step never re-validates or deep-copies the world.
+Hot-path note: an episode does not change these models. Reset copies each entity into a live
+record (`ghostexec.live`: slots with the same field names), which `ghostexec.ops` changes in place
+without validation; `Simulation.state()` turns the records back into these models.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, NaiveDatetime
 
@@ -24,28 +25,6 @@ class StrictModel(BaseModel):
     """Base for all world models: unknown keys are errors, so typos in scenario files surface."""
 
     model_config = ConfigDict(extra="forbid", use_enum_values=False, validate_assignment=False)
-    # Field names an assignment may set straight into the instance (see __setattr__).
-    __plain_fields__: ClassVar[frozenset[str]] = frozenset()
-
-    @classmethod
-    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
-        super().__pydantic_init_subclass__(**kwargs)
-        config = cls.model_config
-        plain = not config.get("frozen") and not config.get("validate_assignment")
-        fields = cls.__pydantic_fields__
-        cls.__plain_fields__ = frozenset(n for n, f in fields.items() if not f.frozen) if plain else frozenset()
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        """Entities are mutated in place on every step (ghostexec.ops), without validation on
-        assignment. For an unfrozen field of a model that is neither frozen nor validating,
-        pydantic's own __setattr__ ends in exactly these two lines after a handler lookup and call
-        that cost more than the assignment; everything else (unknown names, frozen models or
-        fields) goes through it."""
-        if name in self.__plain_fields__:
-            self.__dict__[name] = value
-            self.__pydantic_fields_set__.add(name)
-        else:
-            super().__setattr__(name, value)
 
 
 class Priority(StrEnum):

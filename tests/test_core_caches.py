@@ -84,36 +84,24 @@ def test_caches_never_change_an_episode(task):
 
 
 def test_an_episode_never_touches_the_scenarios_entities_or_another_episodes():
-    """Reset copies each entity (state.clone); an assignment in one episode (which also records the
-    field as set) must not reach the scenario's entity or a second episode's copy."""
+    """Reset copies each entity into a live record (ghostexec.live); an assignment in one episode
+    must not reach the scenario's entity, a second episode's copy or a planner's fork."""
+    from ghostexec.policies.planner import fork_world
+
     a, b = Simulation(), Simulation()
     a.reset(task_id="phase2_core", seed=0)
     b.reset(task_id="phase2_core", seed=1)
+    fork = fork_world(b.world)
     template = a.world.scenario.contacts[0]
-    before = (template.mood, set(template.model_fields_set), set(b.world.contacts[template.id].model_fields_set))
+    watched = (template, b.world.contacts[template.id], fork.contacts[template.id])
+    before = [(c.mood, c.goodwill_owed) for c in watched]
     contact = a.world.contacts[template.id]
+    assert contact is not template and all(contact is not c for c in watched)
     contact.mood = "furious" if contact.mood != "furious" else "neutral"
     contact.goodwill_owed = 3
-    assert "goodwill_owed" in contact.model_fields_set
-    after = (template.mood, set(template.model_fields_set), set(b.world.contacts[template.id].model_fields_set))
-    assert after == before
-
-
-def test_the_fast_assignment_path_still_refuses_a_frozen_field():
-    from pydantic import Field, ValidationError
-
-    from ghostexec.world import StrictModel
-
-    class Badge(StrictModel):
-        owner: str = Field(frozen=True)
-        colour: str = "red"
-
-    b = Badge(owner="ana")
-    b.colour = "blue"  # an ordinary field takes the fast path
-    assert b.colour == "blue" and "colour" in b.model_fields_set
-    with pytest.raises(ValidationError, match="frozen"):
-        b.owner = "ben"
-    assert b.owner == "ana"
+    fork.contacts[template.id].goodwill_owed = 2
+    assert [(c.mood, c.goodwill_owed) for c in watched[:2]] == before[:2]
+    assert fork.contacts[template.id].goodwill_owed == 2 and b.world.contacts[template.id].goodwill_owed == before[1][1]
 
 
 def test_a_clamped_mood_is_logged_without_invalidating_the_contacts_caches():

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..agent import free_slots
+from ..live import live
 from ..simulation import Simulation
-from ..state import World, clone
+from ..state import World
 from ..world import PRIORITY_RANK, MeetingStatus, Priority, TaskStatus
 from .baselines import compose_reply, greedy_state
 from .menu import apology, delegation, is_valid
@@ -50,12 +51,12 @@ def fork_world(w: World) -> World:
         setattr(f, name, list(getattr(w, name)))
     for name in _CLEARED:
         setattr(f, name, {})
-    f.contacts = {k: clone(v) for k, v in w.contacts.items()}
-    f.emails = {k: clone(v) for k, v in w.emails.items()}
-    f.meetings = {k: clone(v) for k, v in w.meetings.items()}
-    f.tasks = {k: clone(v) for k, v in w.tasks.items()}
-    f.commitments = {k: clone(v) for k, v in w.commitments.items()}
-    f.executive = clone(w.executive)
+    f.contacts = {k: live(v) for k, v in w.contacts.items()}
+    f.emails = {k: live(v) for k, v in w.emails.items()}
+    f.meetings = {k: live(v) for k, v in w.meetings.items()}
+    f.tasks = {k: live(v) for k, v in w.tasks.items()}
+    f.commitments = {k: live(v) for k, v in w.commitments.items()}
+    f.executive = live(w.executive)
     f.executive.personal_commitments = [f.commitments[c.id] for c in w.executive.personal_commitments]
     f.waiting = [f.emails[e.id] for e in w.waiting]
     f.unread = [f.emails[e.id] for e in w.unread]
