@@ -40,3 +40,19 @@ def test_build_refuses_missing_or_unknown_fields():
         build(RewardBreakdown, components=[], total=0.0, expectations=[], bogus=1)
     bd = build(RewardBreakdown, components=[], total=0.5, expectations=[])
     assert bd == RewardBreakdown(components=[], total=0.5, expectations=[])
+
+
+def test_built_models_share_a_complete_fields_set_that_copies_and_assignments_cannot_change():
+    from ghostexec.results import build
+
+    a = build(Observation, **Observation(task_id="t", episode_id="e", briefing="b", step=0, steps_remaining=1, time="", stress=0).__dict__)
+    b = build(Observation, **{**a.__dict__, "briefing": "other"})
+    assert a.model_fields_set == set(Observation.model_fields) and a.model_fields_set is b.model_fields_set
+    before = set(a.model_fields_set)
+    c = a.model_copy(update={"error": "x"})
+    c.step = 5  # pydantic records the assignment in c's own set
+    c.model_fields_set.discard("time")
+    assert c.model_fields_set is not a.model_fields_set
+    a.stress = 3  # an assignment to a built model names a field the shared set already holds
+    assert a.model_fields_set == b.model_fields_set == before
+    assert b.model_dump(exclude_unset=True) == b.model_dump()
