@@ -368,26 +368,24 @@ def _contacts(w: World) -> str:
 
 
 _VERSIONS = itemgetter("mail", "calendar", "tasks", "contacts")
-_NEVER_BUILT = ((None,) * 4, None, ("",) * 4, ("", ""), datetime.min, datetime.min, datetime.min)
+_NEVER_BUILT = ((None,) * 4, None, ("",) * 4, datetime.min, datetime.min, datetime.min)
 
 
-def _sections(w: World) -> tuple[str, str]:
-    """The inbox and calendar sections, and the tasks and contacts sections, each pair joined as
-    the briefing shows them (the conflicts go in between). Each section is rebuilt only when its
-    inputs change: the versions of what it shows (bumped by ghostexec.ops on every change) and, for
-    the calendar and tasks, the next moment their text would change on its own (a meeting ending,
-    a deadline nearing, midnight). Most steps change none of them, so one comparison of all the
-    versions and the earlier of the two moments covers the four."""
+def _sections(w: World) -> tuple[str, str, str, str]:
+    """The inbox, calendar, tasks and contacts sections. Each is rebuilt only when its inputs
+    change: the versions of what it shows (bumped by ghostexec.ops on every change) and, for the
+    calendar and tasks, the next moment their text would change on its own (a meeting ending, a
+    deadline nearing, midnight). Most steps change none of them, so one comparison of all the
+    versions and the earlier of the two moments covers the four. (render joins them with the rest
+    in one go: a world keeps only these four texts, not joined copies as well.)"""
     versions = _VERSIONS(w.versions)
     # Mail that arrived this step is tagged NEW. (The list itself can stand in the key: a step
     # starts a new one, and an email added to it bumps the mail version too.)
     arrived = w.arrived if w.step else []
     now = w.clock
-    old_versions, old_arrived, texts, joined, calendar_until, tasks_until, valid_until = w.section_cache.get(
-        "sections", _NEVER_BUILT
-    )
+    old_versions, old_arrived, texts, calendar_until, tasks_until, valid_until = w.section_cache.get("sections", _NEVER_BUILT)
     if versions == old_versions and arrived == old_arrived and now < valid_until:
-        return joined
+        return texts
     mail, calendar, tasks, contacts = versions
     old_mail, old_calendar, old_tasks, old_contacts = old_versions
     inbox_text, calendar_text, tasks_text, contacts_text = texts
@@ -400,10 +398,9 @@ def _sections(w: World) -> tuple[str, str]:
     if contacts != old_contacts or tasks != old_tasks:  # each contact's delegated tasks are shown
         contacts_text = _contacts(w)
     texts = (inbox_text, calendar_text, tasks_text, contacts_text)
-    joined = (f"{inbox_text}\n\n{calendar_text}", f"{tasks_text}\n\n{contacts_text}")
     valid_until = min(calendar_until, tasks_until)
-    w.section_cache["sections"] = (versions, arrived, texts, joined, calendar_until, tasks_until, valid_until)
-    return joined
+    w.section_cache["sections"] = (versions, arrived, texts, calendar_until, tasks_until, valid_until)
+    return texts
 
 
 def _frame(w: World) -> tuple[str, str]:
@@ -446,10 +443,10 @@ def render(w: World, *, last_action: str | None = None) -> str:
     if frame is None:
         frame = cache[key] = _frame(w)
     head, status = frame
-    inbox_calendar, tasks_contacts = _sections(w)
+    inbox, calendar, tasks, contacts = _sections(w)
     text = (
-        f"{head}\n\nSINCE LAST STEP\n{_since_last_step(w, last_action)}\n\n{inbox_calendar}\n\n"
-        f"{_conflicts(w)}\n\n{tasks_contacts}\n\n{status}"
+        f"{head}\n\nSINCE LAST STEP\n{_since_last_step(w, last_action)}\n\n{inbox}\n\n{calendar}\n\n"
+        f"{_conflicts(w)}\n\n{tasks}\n\n{contacts}\n\n{status}"
     )
     if len(text) > MAX_CHARS:
         text = text[: MAX_CHARS - 40] + "\n... [briefing truncated at limit]"
