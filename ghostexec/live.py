@@ -13,8 +13,9 @@ writes them many times, so each live copy is a slotted record with exactly the m
 
 A record reads and writes like the model (`email.replied = True`, `meeting.start`); nothing else
 in the core needs to know the difference. Where a model is wanted (the state snapshot, one
-entity's public view) `to_model` converts, without re-validating: every value came from a
-validated model and changed only through `ghostexec.ops`.
+entity's public view) `record.to_model()` converts, without re-validating: every value came from a
+validated model and changed only through `ghostexec.ops`. `live(model)` makes a record of a
+scenario's entity; `record.copy()` copies a record (a planner's fork).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from .results import assemble
+from .results import build
 from .world import Commitment, Contact, Email, Executive, Meeting, Task
 
 
@@ -48,14 +49,7 @@ class LiveRecord:
             if isinstance(value, list):
                 value = [v.to_model() if isinstance(v, LiveRecord) else v for v in value]
             values[name] = value
-        return assemble(self.model, values, set(self.field_names))
-
-    def model_dump(self, **kwargs: Any) -> dict[str, Any]:
-        """The entity as its model would dump it (same keyword arguments)."""
-        return self.to_model().model_dump(**kwargs)
-
-    def __copy__(self) -> Any:
-        return self.copy()
+        return build(self.model, **values)
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.field_names)
@@ -78,7 +72,13 @@ def _live_class(model: type[BaseModel]) -> type[LiveRecord]:
     cls = type(
         f"Live{model.__name__}",
         (LiveRecord,),
-        {"__slots__": names, "model": model, "field_names": names, "__module__": __name__, "__doc__": f"A live {model.__name__}."},
+        {
+            "__slots__": names,
+            "model": model,
+            "field_names": names,
+            "__module__": __name__,
+            "__doc__": f"A live {model.__name__}.",
+        },
     )
     cls.from_values = staticmethod(_filler(cls, itemgetter(*names)))
     cls.copy = _filler(cls, attrgetter(*names))
@@ -98,16 +98,8 @@ LIVE_CLASS: dict[type[BaseModel], type[LiveRecord]] = {
 _FROM_MODEL = {model: cls.from_values for model, cls in LIVE_CLASS.items()}
 
 
-def live(entity: Any) -> Any:
-    """A new live record of a scenario entity (a model), or a copy of a live record. Field values
-    are shared, which is safe: every collection field of an entity is an immutable tuple, except the
-    executive's commitments, which the world re-links to its own copies."""
-    make = _FROM_MODEL.get(type(entity))
-    if make is not None:
-        return make(entity.__dict__)
-    return entity.copy()
-
-
-def to_model(entity: Any) -> Any:
-    """The model of a live record; a model is returned as it is."""
-    return entity.to_model() if isinstance(entity, LiveRecord) else entity
+def live(entity: BaseModel) -> Any:
+    """A new live record of a scenario entity (a model). Field values are shared, which is safe:
+    every collection field of an entity is an immutable tuple, except the executive's commitments,
+    which the world re-links to its own copies (as `record.copy()` shares them too)."""
+    return _FROM_MODEL[type(entity)](entity.__dict__)

@@ -25,7 +25,6 @@ from .agent import perform
 from .briefing import render
 from .dynamics import advance, fire_timeline
 from .graders import Grade, grade_world
-from .live import to_model
 from .pressure import refresh
 from .results import Observation, RewardBreakdown, StepResult, build
 from .reward import breakdown, neglect_reasons, potentials
@@ -299,4 +298,4 @@ class Simulation:
             ids = ", ".join(sorted(table)[:30])
             raise KeyError(f"no {kind} '{entity_id}'; known {kind} ids: {ids}")
         exclude = {"expectations"} if kind == "email" else set(HIDDEN_CONTACT_FIELDS) if kind == "contact" else None
-        return to_model(item).model_dump(mode="json", exclude=exclude)
+        return item.to_model().model_dump(mode="json", exclude=exclude)

@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from .events import AnyEvent
-from .live import live, to_model
+from .live import LiveRecord, live
 from .ops import Change, Ops
 from .scenario import Scenario
 from .world import MOOD_INDEX, MOOD_LADDER, Commitment, Conflict, Contact, Email, Executive, Meeting, Task
@@ -111,13 +111,12 @@ class World:
         self.clock: datetime = scenario.start
         self.prev_clock: datetime = scenario.start
         self.step = 0
-        cp = live
-        self.contacts: dict[str, Contact] = {c.id: cp(c) for c in scenario.contacts}
-        self.emails: dict[str, Email] = {e.id: cp(e) for e in scenario.emails}
-        self.meetings: dict[str, Meeting] = {m.id: cp(m) for m in scenario.meetings}
-        self.tasks: dict[str, Task] = {t.id: cp(t) for t in scenario.tasks}
-        self.executive: Executive = cp(scenario.executive)
-        self.commitments: dict[str, Commitment] = {c.id: cp(c) for c in scenario.executive.personal_commitments}
+        self.contacts: dict[str, Contact] = {c.id: live(c) for c in scenario.contacts}
+        self.emails: dict[str, Email] = {e.id: live(e) for e in scenario.emails}
+        self.meetings: dict[str, Meeting] = {m.id: live(m) for m in scenario.meetings}
+        self.tasks: dict[str, Task] = {t.id: live(t) for t in scenario.tasks}
+        self.executive: Executive = live(scenario.executive)
+        self.commitments: dict[str, Commitment] = {c.id: live(c) for c in scenario.executive.personal_commitments}
         self.executive.personal_commitments = list(self.commitments.values())
         self.log: list[Change] = []
         self.last_step_changes: list[Change] = []
@@ -231,11 +230,11 @@ def snapshot(w: World) -> WorldState:
         start=w.scenario.start,
         clock=w.clock,
         done=w.done,
-        executive=to_model(w.executive),
-        contacts=list(map(to_model, w.contacts.values())),
-        emails=list(map(to_model, w.visible_emails())),
-        meetings=list(map(to_model, w.meetings.values())),
-        tasks=list(map(to_model, w.tasks.values())),
+        executive=w.executive.to_model(),
+        contacts=list(map(LiveRecord.to_model, w.contacts.values())),
+        emails=list(map(LiveRecord.to_model, w.visible_emails())),
+        meetings=list(map(LiveRecord.to_model, w.meetings.values())),
+        tasks=list(map(LiveRecord.to_model, w.tasks.values())),
         conflicts=w.conflicts,
         conflicts_seen=w.conflicts_seen,
         events_fired=w.fired,

@@ -5,13 +5,12 @@ they were copied from, and never leak into what callers get as models (state, on
 
 from __future__ import annotations
 
-import copy
 import random
 
 import pytest
 
 from ghostexec import Simulation, available_tasks
-from ghostexec.live import LIVE_CLASS, LiveRecord, live, to_model
+from ghostexec.live import LIVE_CLASS, LiveRecord, live
 from ghostexec.policies import POLICIES
 from ghostexec.scenario import load_task
 from ghostexec.state import WorldState
@@ -39,10 +38,10 @@ def test_a_live_copy_turns_back_into_an_equal_model(task):
     for entity in _entities(task):
         record = live(entity)
         assert isinstance(record, LiveRecord) and type(record).model is type(entity)
-        back = to_model(record)
+        back = record.to_model()
         assert type(back) is type(entity)
         assert back.model_dump() == entity.model_dump()
-        assert record.model_dump(mode="json") == entity.model_dump(mode="json")
+        assert back.model_dump(mode="json") == entity.model_dump(mode="json")
         # the model it came from is valid, so the one it turns back into validates too
         assert type(entity).model_validate(back.model_dump()) == back
 
@@ -50,8 +49,8 @@ def test_a_live_copy_turns_back_into_an_equal_model(task):
 def test_copies_are_independent_of_their_source_and_of_each_other():
     email = load_task("phase2_core").emails[0]
     first = live(email)
-    second = live(first)
-    third = copy.copy(second)
+    second = first.copy()
+    third = second.copy()
     original = (email.replied, email.decay_ticks, email.priority)
     assert original[:2] == (False, 0) and original[2] != "low"
     first.replied, second.decay_ticks, third.priority = True, 3, "low"

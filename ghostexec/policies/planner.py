@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..agent import free_slots
-from ..live import live
 from ..simulation import Simulation
 from ..state import World
 from ..world import PRIORITY_RANK, MeetingStatus, Priority, TaskStatus
@@ -51,12 +50,12 @@ def fork_world(w: World) -> World:
         setattr(f, name, list(getattr(w, name)))
     for name in _CLEARED:
         setattr(f, name, {})
-    f.contacts = {k: live(v) for k, v in w.contacts.items()}
-    f.emails = {k: live(v) for k, v in w.emails.items()}
-    f.meetings = {k: live(v) for k, v in w.meetings.items()}
-    f.tasks = {k: live(v) for k, v in w.tasks.items()}
-    f.commitments = {k: live(v) for k, v in w.commitments.items()}
-    f.executive = live(w.executive)
+    f.contacts = {k: v.copy() for k, v in w.contacts.items()}
+    f.emails = {k: v.copy() for k, v in w.emails.items()}
+    f.meetings = {k: v.copy() for k, v in w.meetings.items()}
+    f.tasks = {k: v.copy() for k, v in w.tasks.items()}
+    f.commitments = {k: v.copy() for k, v in w.commitments.items()}
+    f.executive = w.executive.copy()
     f.executive.personal_commitments = [f.commitments[c.id] for c in w.executive.personal_commitments]
     f.waiting = [f.emails[e.id] for e in w.waiting]
     f.unread = [f.emails[e.id] for e in w.unread]
