@@ -101,10 +101,12 @@ ENV, ACTION, OBSERVATION = ReplayEnv, GhostexecAction, GhostexecObservation
 """
 
 # Both trivial servers are served exactly as `ghostexec serve` serves Ghostexec (uvicorn config,
-# payload middleware, GC tuning); only their environment differs.
+# the /ws endpoint, payload middleware, GC tuning); only their environment differs.
 TRIVIAL_SERVE = """
+from openenv_server.ws_endpoint import install_ws_endpoint
 settings = Settings.from_env(host="127.0.0.1", port=int(sys.argv[1]), max_sessions=int(sys.argv[2]), log_level="warning")
 app = create_app(ENV, ACTION, OBSERVATION, max_concurrent_envs=settings.max_sessions)
+install_ws_endpoint(app)
 app.add_middleware(PayloadLimitMiddleware, max_body_bytes=settings.max_body_bytes)
 tune_runtime()
 uvicorn.Server(uvicorn_config(app, settings)).run()

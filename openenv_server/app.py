@@ -45,6 +45,7 @@ from .errors import install_handlers, validation_errors
 from .eventloop import default_spin_us, loop_factory
 from .limits import PayloadLimitMiddleware
 from .models import GhostexecAction, GhostexecObservation, GhostexecState
+from .ws_endpoint import install_ws_endpoint
 
 ENV_PREFIX = "GHOSTEXEC_"
 MAX_SPIN_US = 10_000  # polling longer than this between messages is burning a core, not saving latency
@@ -202,6 +203,7 @@ def create_app(
         max_concurrent_envs=settings.max_sessions,
     )
     server.register_routes(app)
+    install_ws_endpoint(app)  # same protocol and sessions, cheaper replies (ws_endpoint.py)
     _drop_routes(app, {("/reset", "POST"), ("/step", "POST"), ("/schema", "GET")})
 
     store = EpisodeStore(max_episodes=settings.max_episodes, idle_ttl_s=settings.episode_ttl_s, env_factory=env_factory)
