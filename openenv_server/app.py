@@ -4,7 +4,8 @@
     app = create_app(Settings.from_env(max_sessions=128))   # FastAPI; mount more on it if you like
     serve(app, Settings.from_env(host="127.0.0.1", port=8000))
 
-Routes (see docs/openenv.md): OpenEnv's `/ws` (the way to run episodes), `/health`, `/metadata`,
+Routes (see docs/openenv.md): `/ws` (the way to run episodes: OpenEnv's protocol and sessions, answered
+by `ws_endpoint.SessionSocket`), `/health`, `/metadata`,
 `/schema`, `/state`, `POST /mcp`, WS `/mcp`; Ghostexec's `POST /reset` and `POST /step` (stateless,
 never 500: see `_reset`/`_step`), the stateful `/episodes` routes and `GET /capacity`.
 
