@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import logging
 from contextlib import AsyncExitStack, suppress
 from typing import Any
 
@@ -61,7 +60,6 @@ from pydantic import ValidationError
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-LOG = logging.getLogger(__name__)
 WS_PATH = "/ws"
 
 # Hand these to pydantic instead of letting orjson write them its own way (orjson then raises
@@ -232,5 +230,5 @@ def install_ws_endpoint(app: FastAPI) -> None:
     async def ws_session(websocket: WebSocket) -> None:
         await SessionSocket(server, mcp_handler, websocket).run()
 
-    ws_session.openenv_server = server  # type: ignore[attr-defined]  # tests and /capacity read it
+    ws_session.openenv_server = server  # type: ignore[attr-defined]  # marks the route as ours (install is idempotent)
     app.router.routes[index] = WebSocketRoute(WS_PATH, ws_session, name="ws_session")
