@@ -20,47 +20,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openenv.core.env_server.http_server import HTTPEnvServer
 from openenv.core.env_server.http_server import create_app as openenv_create_app
-from openenv.core.env_server.interfaces import Environment
 from openenv.core.env_server.serialization import serialize_observation
-from openenv.core.env_server.types import Action, Observation, State, WSObservationResponse
+from openenv.core.env_server.types import Observation, WSObservationResponse
 from starlette.testclient import TestClient
 
 import ghostexec
+from bench.echo_env import EchoAction, EchoEnv, EchoObservation
 from ghostexec.policies import POLICIES
 from openenv_server.app import create_app
 from openenv_server.environment import GhostexecEnvironment
 from openenv_server.models import GhostexecAction, GhostexecObservation
 from openenv_server.ws_endpoint import install_ws_endpoint, observation_reply
-
-
-class EchoAction(Action):
-    message: str = ""
-
-
-class EchoObservation(Observation):
-    echo: str = ""
-
-
-class EchoEnv(Environment):
-    """A default OpenEnv environment: only the synchronous step/reset (like bench/echo_env.py)."""
-
-    SUPPORTS_CONCURRENT_SESSIONS = True
-
-    def __init__(self):
-        super().__init__()
-        self._state = State(episode_id="echo", step_count=0)
-
-    def reset(self, seed=None, episode_id=None, **kw):
-        self._state = State(episode_id=episode_id or "echo", step_count=0)
-        return EchoObservation(echo="", reward=0.0)
-
-    def step(self, action, timeout_s=None, **kw):
-        self._state.step_count += 1
-        return EchoObservation(echo=action.message, reward=0.0)
-
-    @property
-    def state(self):
-        return self._state
 
 
 def openenv_reference(env_cls: Any, action_cls: Any, obs_cls: Any) -> FastAPI:
@@ -139,7 +109,7 @@ def test_ghostexec_replies_are_byte_identical_to_openenvs_own_handler():
 
 
 def test_a_synchronous_environment_still_steps_on_its_session_thread_with_the_same_replies():
-    """EchoEnv (as the bench's transport floor) only defines sync step/reset: OpenEnv runs them on
+    """EchoEnv (the bench's transport floor) only defines sync step/reset: OpenEnv runs them on
     the session's executor thread, and so must we."""
     script = [{"type": "reset", "data": {}}, *({"type": "step", "data": {"message": f"m{i}"}} for i in range(3))]
     script += [{"type": "step", "data": {"message": 5}}, {"type": "state"}]
