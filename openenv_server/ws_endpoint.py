@@ -98,6 +98,7 @@ class SessionSocket:
         self.session_id: str | None = None
         self.env: Any = None
         self.async_step = self.async_reset = False
+        self.reset_signature: inspect.Signature | None = None  # of the reset OpenEnv would call
 
     async def run(self) -> None:
         websocket, server = self.websocket, self.server
@@ -108,6 +109,8 @@ class SessionSocket:
                 raise RuntimeError("Session environment not initialized for websocket")
             self.async_step = _overrides(self.env, "step_async")
             self.async_reset = _overrides(self.env, "reset_async")
+            # once per session, not per reset: the bound method cannot change
+            self.reset_signature = inspect.signature(self.env.reset_async if self.async_reset else self.env.reset)
             async with AsyncExitStack() as stack:
                 mcp_session = getattr(self.env, "mcp_session", None)
                 if callable(mcp_session):
@@ -183,11 +186,10 @@ class SessionSocket:
 
     async def reset(self, msg: WSResetMessage) -> str:
         server, env = self.server, self.env
+        kwargs = server._get_valid_kwargs(self.reset_signature, msg.data)
         if self.async_reset:
-            kwargs = server._get_valid_kwargs(inspect.signature(env.reset_async), msg.data)
             observation = await env.reset_async(**kwargs)
         else:
-            kwargs = server._get_valid_kwargs(inspect.signature(env.reset), msg.data)
             observation = await server._run_in_session_executor(self.session_id, env.reset, **kwargs)
         server._update_session_activity(self.session_id)
         return observation_reply(observation)
