@@ -82,6 +82,7 @@ STEP_OBS = _real.step(GhostexecAction.model_validate({"action_type": "do_nothing
 
 class ReplayEnv(Environment):
     SUPPORTS_CONCURRENT_SESSIONS = True
+    STEPS_INLINE = True  # answered like Ghostexec's steps (openenv_server/ws_endpoint.py)
     def __init__(self):
         super().__init__()
         self._state = State(episode_id="replay", step_count=0)

@@ -134,6 +134,9 @@ class GhostexecEnvironment(Environment[GhostexecAction, GhostexecObservation, Gh
     """One episode at a time over a private `ghostexec.Simulation` (one instance per WS session)."""
 
     SUPPORTS_CONCURRENT_SESSIONS = True
+    # A step is brief, CPU-bound and never blocks, and step_async only calls step: the /ws endpoint
+    # may answer a step message inside the socket's read callback (openenv_server/ws_endpoint.py).
+    STEPS_INLINE = True
 
     def __init__(self, simulation_factory: Callable[[], Any] | None = None):
         super().__init__()

@@ -5,7 +5,8 @@
 - WebSocket (`ws_paths`, default just OpenEnv's `/ws`): a text frame larger than `max_ws_bytes`, or
   any binary frame, is answered with an OpenEnv-style error frame
   (`{"type": "error", "data": {"code": "PAYLOAD_TOO_LARGE" | "BINARY_FRAME", ...}}`) and dropped;
-  the session stays open and usable. Frames beyond uvicorn's `ws_max_size` (set well above the
+  the session stays open and usable. The server's offer to answer messages inline
+  (openenv_server/websocket.py) is passed on with this limit, so larger messages still come here. Frames beyond uvicorn's `ws_max_size` (set well above the
   limit by `serve`) are closed by uvicorn with code 1009.
 """
 
@@ -16,6 +17,8 @@ import json
 from typing import Any
 
 from starlette.websockets import WebSocketDisconnect
+
+from .websocket import INLINE_REPLIES
 
 
 def _http_413(limit: int) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -53,7 +56,7 @@ class PayloadLimitMiddleware:
             # OpenEnv 0.3.0 closes the socket after the peer left and only expects RuntimeError; the
             # session is already destroyed by then, so the WebSocketDisconnect is just log noise.
             with contextlib.suppress(WebSocketDisconnect):
-                await self.app(scope, self._ws_receive(receive, send), send)
+                await self.app(self._narrow_inline(scope), self._ws_receive(receive, send), send)
         else:
             await self.app(scope, receive, send)
 
@@ -99,6 +102,19 @@ class PayloadLimitMiddleware:
             if not message.get("more_body", False):
                 break
         await self.app(scope, _replay([{"type": "http.request", "body": b"".join(chunks), "more_body": False}], receive), send)
+
+    def _narrow_inline(self, scope: dict[str, Any]) -> dict[str, Any]:
+        """`scope` with the inline-reply offer limited to messages within `max_ws_bytes`."""
+        extensions = scope.get("extensions") or {}
+        offer = extensions.get(INLINE_REPLIES)
+        if offer is None:
+            return scope
+        limit = self.max_ws_bytes
+
+        def limited_offer(handler: Any, max_bytes: int | None = None) -> None:
+            offer(handler, limit if max_bytes is None else min(limit, max_bytes))
+
+        return {**scope, "extensions": {**extensions, INLINE_REPLIES: limited_offer}}
 
     def _ws_receive(self, receive: Any, send: Any) -> Any:
         limit = self.max_ws_bytes

@@ -23,6 +23,14 @@ Two things differ:
   `.get` on it, fails outside its error handling, replies `SESSION_ERROR` and ends the session.
   Here it is a `VALIDATION_ERROR`, and the session goes on like after any other bad message.
 
+**Inline steps.** Under our uvicorn protocol (openenv_server/websocket.py), an environment that
+declares `STEPS_INLINE = True` has its step messages answered inside the socket's read callback,
+while the session waits for its next message. That skips the receive queue, a task switch and the
+ASGI message dicts. The reply is the same as the one the usual path gives: `answer_inline` and
+`answer` share the step and the error replies, and tests compare them. Everything else (reset,
+state, close, mcp, bad JSON) and every environment without the flag takes the usual path. So does
+every server that does not offer the extension, such as Starlette's TestClient.
+
 `install_ws_endpoint(app)` swaps the route; `create_app` calls it, and so do the bench's trivial
 servers, so the transport floor is served the same way as Ghostexec.
 """
@@ -60,6 +68,8 @@ from pydantic import ValidationError
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from .websocket import INLINE_REPLIES
+
 WS_PATH = "/ws"
 
 # Hand these to pydantic instead of letting orjson write them its own way (orjson then raises
@@ -80,6 +90,15 @@ def observation_reply(observation: Any) -> str:
 
 def _error(code: WSErrorCode, message: str, **extra: Any) -> str:
     return WSErrorResponse(data={"message": message, "code": code, **extra}).model_dump_json()
+
+
+def _failure(exc: Exception) -> str:
+    """The error reply to a message whose handling raised `exc`."""
+    if isinstance(exc, ValidationError):
+        return WSErrorResponse(
+            data={"message": "Invalid message", "code": WSErrorCode.VALIDATION_ERROR, "errors": exc.errors()}
+        ).model_dump_json()
+    return _error(WSErrorCode.EXECUTION_ERROR, str(exc))
 
 
 def _overrides(env: Environment, name: str) -> bool:
@@ -111,12 +130,21 @@ class SessionSocket:
             self.async_reset = _overrides(self.env, "reset_async")
             # once per session, not per reset: the bound method cannot change
             self.reset_signature = inspect.signature(self.env.reset_async if self.async_reset else self.env.reset)
+            offer = self.inline_offer()
             async with AsyncExitStack() as stack:
                 mcp_session = getattr(self.env, "mcp_session", None)
                 if callable(mcp_session):
                     await stack.enter_async_context(mcp_session())
                 while True:
-                    reply = await self.answer(await websocket.receive_text())
+                    if offer is None:
+                        raw = await websocket.receive_text()
+                    else:
+                        offer(self.answer_inline)  # only while waiting: replies keep their order
+                        try:
+                            raw = await websocket.receive_text()
+                        finally:
+                            offer(None)
+                    reply = await self.answer(raw)
                     if reply is None:
                         break
                     await websocket.send_text(reply)
@@ -140,6 +168,28 @@ class SessionSocket:
                 await server._destroy_session(self.session_id)
             with suppress(RuntimeError):
                 await websocket.close()
+
+    def inline_offer(self) -> Any:
+        """The server's offer to answer messages inline, if it makes one and this session's
+        environment steps inline (`STEPS_INLINE`, and an async step that OpenEnv runs on the loop)."""
+        if not (self.async_step and getattr(self.env, "STEPS_INLINE", False) is True):
+            return None
+        return (self.websocket.scope.get("extensions") or {}).get(INLINE_REPLIES)
+
+    def answer_inline(self, raw: str) -> str | None:
+        """The reply to a step message, made on the spot, or None to leave the message (and any
+        other kind) to `answer`. Never raises: failures get `answer`'s error replies."""
+        try:
+            message = json.loads(raw)
+        except Exception:  # bad JSON (or nesting too deep to parse): `answer` says so
+            return None
+        if type(message) is not dict or message.get("type") != "step":
+            return None
+        try:
+            msg = WSStepMessage(**message)
+            return self.stepped(self.env.step(deserialize_action(msg.data, self.server.action_cls)))
+        except Exception as exc:
+            return _failure(exc)
 
     async def answer(self, raw: str) -> str | None:
         """The reply to one text message, or None for `close`."""
@@ -167,12 +217,8 @@ class SessionSocket:
                     return await self.mcp(WSMCPMessage(**message))
                 case other:
                     return _error(WSErrorCode.UNKNOWN_TYPE, f"Unknown message type: {other}")
-        except ValidationError as exc:
-            return WSErrorResponse(
-                data={"message": "Invalid message", "code": WSErrorCode.VALIDATION_ERROR, "errors": exc.errors()}
-            ).model_dump_json()
         except Exception as exc:
-            return _error(WSErrorCode.EXECUTION_ERROR, str(exc))
+            return _failure(exc)
 
     async def step(self, msg: WSStepMessage) -> str:
         server, env = self.server, self.env
@@ -181,7 +227,11 @@ class SessionSocket:
             observation = await env.step_async(action)
         else:
             observation = await server._run_in_session_executor(self.session_id, env.step, action)
-        server._update_session_activity(self.session_id, increment_step=True)
+        return self.stepped(observation)
+
+    def stepped(self, observation: Any) -> str:
+        """Count the step for the session's activity and write its observation."""
+        self.server._update_session_activity(self.session_id, increment_step=True)
         return observation_reply(observation)
 
     async def reset(self, msg: WSResetMessage) -> str:

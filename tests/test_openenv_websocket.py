@@ -119,6 +119,88 @@ def test_invalid_utf8_still_closes_the_connection_without_queueing_a_message():
     asyncio.run(run())
 
 
+def _inline_protocol(max_bytes: int | None = None) -> tuple[BatchedFlowWebSocketProtocol, FakeTransport, list, list]:
+    """An open connection whose app offered an inline handler that answers "re:<text>", or None
+    for messages starting with "skip"; returns it with its transport, what was written and what the
+    handler was given."""
+    proto, transport = _protocol()
+    written: list[bytes] = []
+    transport.write = written.append
+    transport.close = lambda: transport.calls.append("close")
+    proto.conn.state = proto.conn.state.__class__.OPEN  # as after a handshake
+    seen: list[str] = []
+
+    def handler(text: str) -> str | None:
+        seen.append(text)
+        return None if text.startswith("skip") else "re:" + text
+
+    proto.offer_inline(handler, max_bytes)
+    return proto, transport, written, seen
+
+
+def _read(proto: BatchedFlowWebSocketProtocol, *texts: bytes) -> None:
+    """Messages that arrive in one read (data_received resets the inline budget)."""
+    proto.inline_budget = 1
+    for text in texts:
+        _feed(proto, text)
+
+
+def test_an_inline_handler_answers_one_message_per_read_and_only_when_nothing_else_waits():
+    async def run():
+        proto, transport, written, seen = _inline_protocol()
+        _read(proto, b"m1", b"m2")  # one read, two messages: the second goes to the app
+        assert seen == ["m1"] and len(written) == 1 and proto.queue.qsize() == 1
+        _read(proto, b"m3")  # the app has not taken m2 yet: m3 must not overtake it
+        assert seen == ["m1"] and proto.queue.qsize() == 2
+        assert (await proto.receive())["text"] == "m2" and (await proto.receive())["text"] == "m3"
+        _read(proto, b"skip me")  # the handler declines: the app gets it
+        assert seen[-1] == "skip me" and (await proto.receive())["text"] == "skip me"
+        proto.writable.clear()  # the peer is not reading our replies: leave it to the app (which waits)
+        _read(proto, b"m4")
+        assert seen[-1] == "skip me" and (await proto.receive())["text"] == "m4"
+        proto.writable.set()
+        proto.curr_msg_data_type = "bytes"
+        proto.frames = [b"binary"]
+        proto.inline_budget = 1
+        proto.send_receive_event_to_app()  # binary frames are never answered inline
+        assert (await proto.receive())["bytes"] == b"binary"
+        proto.offer_inline(None)  # withdrawn: everything goes to the app
+        _read(proto, b"m5")
+        assert (await proto.receive())["text"] == "m5"
+        assert seen == ["m1", "skip me"] and len(written) == 1
+        assert b"re:m1" in written[0] and "pause" not in transport.calls
+
+    asyncio.run(run())
+
+
+def test_an_inline_handler_is_only_given_messages_within_its_size_limit():
+    async def run():
+        proto, _, written, seen = _inline_protocol(max_bytes=8)
+        _read(proto, b"12345678")
+        _read(proto, b"123456789")
+        assert seen == ["12345678"] and len(written) == 1
+        assert (await proto.receive())["text"] == "123456789"
+
+    asyncio.run(run())
+
+
+def test_an_inline_handler_that_raises_fails_the_connection_with_1011():
+    async def run():
+        proto, transport, written, _ = _inline_protocol()
+
+        def broken(text: str) -> str | None:
+            raise RuntimeError("bug")
+
+        proto.offer_inline(broken)
+        _read(proto, b"m1")
+        message = await proto.receive()
+        assert message["type"] == "websocket.disconnect" and message["code"] == 1011
+        assert "close" in transport.calls and proto.inline_handler is None and proto.close_sent
+        assert written and written[-1][:2] == bytes([0x88, len(written[-1]) - 2])  # a close frame
+
+    asyncio.run(run())
+
+
 class RecordingTransport(FakeTransport):
     """Writes and closes go to a log shared by several connections, to check their order."""
 
