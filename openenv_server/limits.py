@@ -6,8 +6,9 @@
   any binary frame, is answered with an OpenEnv-style error frame
   (`{"type": "error", "data": {"code": "PAYLOAD_TOO_LARGE" | "BINARY_FRAME", ...}}`) and dropped;
   the session stays open and usable. The server's offer to answer messages inline
-  (openenv_server/websocket.py) is passed on with this limit, so larger messages still come here. Frames beyond uvicorn's `ws_max_size` (set well above the
-  limit by `serve`) are closed by uvicorn with code 1009.
+  (openenv_server/websocket.py) is passed on with this limit, so larger messages still come here.
+  Frames beyond uvicorn's `ws_max_size` (set well above the limit by `serve`) are closed by
+  uvicorn with code 1009.
 """
 
 from __future__ import annotations

@@ -25,16 +25,10 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 @contextlib.contextmanager
 def running_server(
-    app: Any = None,
-    settings: Settings | None = None,
-    *,
-    timeout_s: float = 20.0,
-    uvicorn_options: dict[str, Any] | None = None,
-    **overrides: Any,
+    app: Any = None, settings: Settings | None = None, *, timeout_s: float = 20.0, **overrides: Any
 ) -> Iterator[str]:
-    """Serve `app` (default `create_app(settings)`) with the same uvicorn config as `serve` (plus
-    `uvicorn_options`, e.g. `{"ws": "websockets-sansio"}`), on 127.0.0.1 and a free port, in a
-    daemon thread; yields the base URL and stops the server after."""
+    """Serve `app` (default `create_app(settings)`) with the same uvicorn config as `serve`, on
+    127.0.0.1 and a free port, in a daemon thread; yields the base URL and stops the server after."""
     import uvicorn
 
     overrides.setdefault("host", "127.0.0.1")
@@ -43,7 +37,7 @@ def running_server(
     settings = Settings.from_env(**overrides) if settings is None else Settings(**{**settings.__dict__, **overrides})
     if app is None:
         app = create_app(settings)
-    server = uvicorn.Server(uvicorn_config(app, settings, **(uvicorn_options or {})))
+    server = uvicorn.Server(uvicorn_config(app, settings))
     thread = threading.Thread(target=server.run, name=f"uvicorn-{settings.port}", daemon=True)
     thread.start()
     deadline = time.monotonic() + timeout_s

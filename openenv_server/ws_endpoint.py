@@ -101,6 +101,10 @@ def _failure(exc: Exception) -> str:
     return _error(WSErrorCode.EXECUTION_ERROR, str(exc))
 
 
+def _no_offer(handler: Any, max_bytes: int | None = None) -> None:
+    """Stands in for the inline-reply offer where there is none: every message takes `answer`."""
+
+
 def _overrides(env: Environment, name: str) -> bool:
     """Whether `env` defines its own async `name` (OpenEnv then awaits it on the event loop)."""
     method = getattr(env, name)
@@ -136,14 +140,11 @@ class SessionSocket:
                 if callable(mcp_session):
                     await stack.enter_async_context(mcp_session())
                 while True:
-                    if offer is None:
+                    offer(self.answer_inline)  # only while waiting: replies keep their order
+                    try:
                         raw = await websocket.receive_text()
-                    else:
-                        offer(self.answer_inline)  # only while waiting: replies keep their order
-                        try:
-                            raw = await websocket.receive_text()
-                        finally:
-                            offer(None)
+                    finally:
+                        offer(None)
                     reply = await self.answer(raw)
                     if reply is None:
                         break
@@ -171,10 +172,11 @@ class SessionSocket:
 
     def inline_offer(self) -> Any:
         """The server's offer to answer messages inline, if it makes one and this session's
-        environment steps inline (`STEPS_INLINE`, and an async step that OpenEnv runs on the loop)."""
+        environment steps inline (`STEPS_INLINE`, and an async step that OpenEnv runs on the loop);
+        otherwise `_no_offer`."""
         if not (self.async_step and getattr(self.env, "STEPS_INLINE", False) is True):
-            return None
-        return (self.websocket.scope.get("extensions") or {}).get(INLINE_REPLIES)
+            return _no_offer
+        return (self.websocket.scope.get("extensions") or {}).get(INLINE_REPLIES, _no_offer)
 
     def answer_inline(self, raw: str) -> str | None:
         """The reply to a step message, made on the spot, or None to leave the message (and any

@@ -27,7 +27,7 @@ from openenv_server.app import create_app
 from openenv_server.environment import GhostexecEnvironment
 from openenv_server.testing import running_server
 from openenv_server.websocket import INLINE_REPLIES
-from openenv_server.ws_endpoint import SessionSocket, _overrides
+from openenv_server.ws_endpoint import SessionSocket, _no_offer, _overrides
 from tests.test_openenv_ws_endpoint import GHOSTEXEC_SCRIPT, _without_session_ids, replies
 
 
@@ -226,8 +226,8 @@ def test_only_environments_that_declare_inline_steps_and_step_async_are_answered
         STEPS_INLINE = True  # but its step runs on its session's thread (no async step): never inline
 
     assert _offer(GhostexecEnvironment(), extensions) is offer
-    assert _offer(GhostexecEnvironment(), {}) is None  # a server that makes no offer
-    assert _offer(GhostexecEnvironment(), None) is None
-    assert _offer(NotDeclared(), extensions) is None
-    assert _offer(Truthy(), extensions) is None
-    assert _offer(SyncOnly(), extensions) is None
+    assert _offer(GhostexecEnvironment(), {}) is _no_offer  # a server that makes no offer
+    assert _offer(GhostexecEnvironment(), None) is _no_offer
+    assert _offer(NotDeclared(), extensions) is _no_offer
+    assert _offer(Truthy(), extensions) is _no_offer
+    assert _offer(SyncOnly(), extensions) is _no_offer
